@@ -1,0 +1,153 @@
+#!/usr/bin/env -S deno run -A
+/**
+ * fusetrace command line: `trace`, `diff`, `demo`. Parses flags and calls the library.
+ * @module
+ */
+import { Command, CommanderError, Option } from "@commander-js/extra-typings";
+import { builtinPlugins } from "./plugins/mod.ts";
+import { UsageError } from "./probes/errors.ts";
+import { parseDurationMs, parseList, parsePositiveInt } from "./probes/options.ts";
+import { prepare, run } from "./probes/runner.ts";
+import { SOURCE_CHOICES, type SourceChoice } from "./probes/sources.ts";
+import { defaultCsvName, writeCsv, writeFileAtomic } from "./reporters/csv.ts";
+import { formatHistograms } from "./reporters/histogram.ts";
+import { formatTable } from "./reporters/table.ts";
+import { VERSION } from "./probes/version.ts";
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function sourcesOf(text: string): SourceChoice[] {
+  const list = parseList(text);
+  for (const s of list) {
+    if (!SOURCE_CHOICES.includes(s as SourceChoice)) {
+      throw new UsageError(`Unknown source "${s}"; valid sources: ${SOURCE_CHOICES.join(", ")}`);
+    }
+  }
+  return list as SourceChoice[];
+}
+
+function stamp(): string {
+  return new Date().toTimeString().slice(0, 8);
+}
+
+/** Aborts on the first SIGINT/SIGTERM; returns a remover for the listeners. */
+export function abortOnSignals(ac: AbortController): () => void {
+  const onSig = () => ac.abort();
+  const sigs: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+  for (const s of sigs) Deno.addSignalListener(s, onSig);
+  return () => sigs.forEach((s) => Deno.removeSignalListener(s, onSig));
+}
+
+const program = new Command()
+  .name("fusetrace")
+  .description("Latency and counters of FUSE filesystems (CernVM-FS first), with bpftrace")
+  .version(VERSION)
+  .exitOverride()
+  .configureOutput({ writeErr: () => {} });
+
+program.command("trace")
+  .description("Trace FUSE requests until Ctrl-C (or --duration), then report per operation")
+  .option("--plugins <list>", "plugins to enable, comma-separated (default: all)")
+  .option("--list-plugins", "list the plugins and exit")
+  .option("-m, --mount <path>", "only this FUSE mount (repeatable)", collect, [] as string[])
+  .option("-p, --pid <pid>", "only requests of this process")
+  .option("--comm <name>", "only requests of processes with this command name")
+  .option("-s, --source <list>", `sources: ${SOURCE_CHOICES.join(", ")} (comma-separated)`, "auto")
+  .option("-d, --duration <time>", "stop after this time (10s, 500ms, 2m)")
+  .option("-i, --interval <time>", "print a report every interval")
+  .option("-T, --timestamp", "timestamp each interval report")
+  .option("--hist", "print latency histograms")
+  .option("--csv [file]", "write the report as CSV (default fusetrace_YYYYmmdd-HHMMSS.csv)")
+  .option("--print-program", "print the composed bpftrace program and exit")
+  .addOption(new Option("--map-keys <n>", "maximum keys per bpftrace map").default("16384"))
+  .action(async (o) => {
+    if (o.listPlugins) {
+      for (const p of builtinPlugins) console.log(`${p.name.padEnd(10)} ${p.description}`);
+      return;
+    }
+    const durationMs = o.duration ? parseDurationMs(o.duration) : undefined;
+    const intervalMs = o.interval ? parseDurationMs(o.interval, "interval") : undefined;
+    const pid = o.pid ? parsePositiveInt(o.pid, "pid") : undefined;
+    const csv = o.csv === true ? defaultCsvName() : o.csv;
+    const p = prepare({
+      ...(o.plugins ? { plugins: parseList(o.plugins) } : {}),
+      mounts: o.mount,
+      ...(pid !== undefined ? { pid } : {}),
+      ...(o.comm ? { comm: o.comm } : {}),
+      sources: sourcesOf(o.source),
+      ...(durationMs ? { durationMs } : {}),
+      ...(intervalMs ? { intervalMs } : {}),
+      mapKeys: parsePositiveInt(o.mapKeys, "map keys"),
+    });
+    if (o.printProgram) {
+      console.log(p.composed.program);
+      return;
+    }
+    const ac = new AbortController();
+    const unlisten = abortOnSignals(ac);
+    const what = [
+      p.sources.request ? "requests" : "",
+      p.sources.kernel ? `kernel callbacks (${p.sources.fentry ? "fentry" : "kprobe"})` : "",
+    ].filter(Boolean).join(" + ");
+    const where = o.mount.length ? p.mounts.map((m) => m.mountPoint).join(", ") : "all FUSE mounts";
+    try {
+      const report = await run(p, {
+        signal: ac.signal,
+        onReady: () => {
+          if (p.missingFunctions.length) {
+            console.error(`skipped (not on this kernel): ${p.missingFunctions.join(", ")}`);
+          }
+          console.error(
+            `Tracing FUSE ${what} on ${where} (plugins: ${p.plugins.map((x) => x.name).join(",")})${
+              durationMs ? ` for ${durationMs / 1000}s` : ""
+            }... Hit Ctrl-C to end.`,
+          );
+        },
+        onInterval: (r) => {
+          console.log(`${o.timestamp ? `${stamp()}\n` : ""}${formatTable(r)}\n`);
+        },
+      });
+      if (!intervalMs) console.log(formatTable(report));
+      if (o.hist) console.log(`\n${formatHistograms(report)}`);
+      if (csv) {
+        writeFileAtomic(csv, writeCsv(report));
+        console.error(`CSV written to ${csv}`);
+      }
+    } finally {
+      unlisten();
+    }
+  });
+
+program.command("demo")
+  .description("Trace a built-in workload on a generated squashfs image (installs what is missing)")
+  .option("--files <n>", "files in the generated tree", "2400")
+  .option("--csv <file>", "CSV file to write", "fusetrace_demo.csv")
+  .action(async (o) => {
+    const { runDemo } = await import("./demo/demo.ts");
+    await runDemo({ files: parsePositiveInt(o.files, "files"), csv: o.csv });
+  });
+
+/** Runs the CLI with `args`; returns the exit status (2 for usage errors). */
+export async function main(args: string[]): Promise<number> {
+  try {
+    await program.parseAsync(args, { from: "user" });
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === "commander.helpDisplayed" || e.code === "commander.version") return 0;
+      if (e.code === "commander.help") return 0;
+      console.error(e.message.replace(/^error: /, "fusetrace: "));
+      return 2;
+    }
+    if (e instanceof UsageError) {
+      console.error(`fusetrace: ${e.message}`);
+      return 2;
+    }
+    console.error(`fusetrace: ${(e as Error).message}`);
+    return 1;
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

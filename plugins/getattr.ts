@@ -1,0 +1,10 @@
+import { definePlugin } from "../probes/plugin.ts";
+
+/** GETATTR: inode attributes (stat) */
+export default definePlugin({
+  name: "getattr",
+  description: "GETATTR: inode attributes (stat)",
+  opcodes: [3],
+  kernelFunctions: ["fuse_getattr", "fuse_do_getattr", "fuse_do_statx"],
+  daemonSymbols: ["cvmfs_getattr"],
+});

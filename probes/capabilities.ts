@@ -1,0 +1,177 @@
+/**
+ * What this machine can trace: bpftrace and its version, privileges, tracefs (mounted here when
+ * missing), fuse tracepoints, kprobes, fentry, BTF, uprobes, syscall tracepoints, and the fuse kernel
+ * functions that can be probed. A `Capabilities` value is plain data, so tests replay recorded sets.
+ * @module
+ */
+import { UsageError } from "./errors.ts";
+
+/** A bpftrace version as [major, minor, patch]. */
+export type Version = readonly [number, number, number];
+
+/** The oldest bpftrace the composer supports. */
+export const MIN_BPFTRACE: Version = [0, 16, 0];
+
+/** What a machine can trace. */
+export interface Capabilities {
+  /** bpftrace version, e.g. "0.17.0". */
+  bpftrace: string;
+  /** Kernel release (`uname -r`). */
+  kernel: string;
+  /** Running as root (or with CAP_BPF + CAP_PERFMON). */
+  root: boolean;
+  /** tracefs mount point, or "" when it is not mounted and could not be. */
+  tracefs: string;
+  fuseTracepoints: boolean;
+  kprobes: boolean;
+  fentry: boolean;
+  btf: boolean;
+  uprobes: boolean;
+  syscallTracepoints: boolean;
+  /** Traceable fuse kernel function symbols (with clone suffixes as the kernel has them). */
+  functions: string[];
+}
+
+/** Install lines for bpftrace, for error messages. */
+export const INSTALL_BPFTRACE = "install it: apt-get install bpftrace (Debian/Ubuntu) or " +
+  "dnf install bpftrace (EL/Fedora)";
+
+/** Parses `bpftrace v0.17.0` (or `0.20.1-2`) into a version. */
+export function parseVersion(text: string): Version | undefined {
+  const m = /v?(\d+)\.(\d+)(?:\.(\d+))?/.exec(text);
+  return m ? [Number(m[1]), Number(m[2]), Number(m[3] ?? 0)] : undefined;
+}
+
+/** a ≥ b */
+export function versionAtLeast(a: Version, b: Version): boolean {
+  for (let i = 0; i < 3; i++) if (a[i] !== b[i]) return a[i]! > b[i]!;
+  return true;
+}
+
+/**
+ * The bpftrace binary: `$FUSETRACE_BPFTRACE`, else `bpftrace` on PATH.
+ * @throws {UsageError} when there is none
+ */
+export function findBpftrace(): string {
+  const env = Deno.env.get("FUSETRACE_BPFTRACE");
+  if (env) {
+    if (!isExecutable(env)) throw new UsageError(`FUSETRACE_BPFTRACE="${env}" is not executable`);
+    return env;
+  }
+  for (const dir of (Deno.env.get("PATH") ?? "/usr/bin").split(":")) {
+    const p = `${dir}/bpftrace`;
+    if (isExecutable(p)) return p;
+  }
+  throw new UsageError(`bpftrace not found on PATH; ${INSTALL_BPFTRACE}`);
+}
+
+function isExecutable(path: string): boolean {
+  try {
+    const st = Deno.statSync(path);
+    return st.isFile && ((st.mode ?? 0) & 0o111) !== 0;
+  } catch {
+    return false;
+  }
+}
+
+function run(cmd: string, args: string[]): { ok: boolean; out: string } {
+  try {
+    const o = new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).outputSync();
+    const dec = new TextDecoder();
+    return { ok: o.success, out: dec.decode(o.stdout) + dec.decode(o.stderr) };
+  } catch {
+    return { ok: false, out: "" };
+  }
+}
+
+/**
+ * The version of a bpftrace binary.
+ * @throws {UsageError} when it cannot be run or is older than 0.16
+ */
+export function bpftraceVersion(bin: string): Version {
+  const { out } = run(bin, ["--version"]);
+  const v = parseVersion(out);
+  if (!v) throw new UsageError(`Cannot run "${bin} --version"; ${INSTALL_BPFTRACE}`);
+  if (!versionAtLeast(v, MIN_BPFTRACE)) {
+    throw new UsageError(
+      `bpftrace ${v.join(".")} is too old: fusetrace needs 0.16 or newer (${INSTALL_BPFTRACE})`,
+    );
+  }
+  return v;
+}
+
+/** Is the caller root? */
+export function isRoot(): boolean {
+  return Deno.uid() === 0;
+}
+
+const TRACEFS = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"];
+
+/**
+ * The tracefs mount point; mounts it at /sys/kernel/tracing when it is missing and we are root.
+ * Returns "" when there is none (bpftrace then cannot find tracepoints).
+ */
+export function ensureTracefs(): string {
+  for (const d of TRACEFS) {
+    try {
+      Deno.statSync(`${d}/events`);
+      return d;
+    } catch { /* not mounted here */ }
+  }
+  if (!isRoot()) return "";
+  const r = run("mount", ["-t", "tracefs", "nodev", TRACEFS[0]!]);
+  return r.ok ? TRACEFS[0]! : "";
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The traceable fuse/cuse kernel functions, from available_filter_functions or kallsyms. */
+export function fuseFunctions(tracefs: string): string[] {
+  const names = new Set<string>();
+  try {
+    for (const line of Deno.readTextFileSync(`${tracefs}/available_filter_functions`).split("\n")) {
+      const name = line.split(" ")[0] ?? "";
+      if (/^(__)?(fuse|cuse)_/.test(name)) names.add(name);
+    }
+  } catch {
+    try {
+      for (const line of Deno.readTextFileSync("/proc/kallsyms").split("\n")) {
+        const [, type, name] = line.split(/\s+/);
+        if (name && /^[tT]$/.test(type ?? "") && /^(__)?(fuse|cuse)_/.test(name)) {
+          if (!name.endsWith(".cold")) names.add(name);
+        }
+      }
+    } catch { /* no symbols readable */ }
+  }
+  return [...names].sort();
+}
+
+/**
+ * Probes this machine. Mounts tracefs when it is missing (root only).
+ * @throws {UsageError} when bpftrace is missing or too old
+ */
+export function detectCapabilities(bin = findBpftrace()): Capabilities {
+  const version = bpftraceVersion(bin);
+  const tracefs = ensureTracefs();
+  const info = run(bin, ["--info"]).out;
+  return {
+    bpftrace: version.join("."),
+    kernel: Deno.osRelease(),
+    root: isRoot(),
+    tracefs,
+    fuseTracepoints: !!tracefs && exists(`${tracefs}/events/fuse/fuse_request_send`),
+    kprobes: exists("/sys/bus/event_source/devices/kprobe"),
+    fentry: /(kfunc|fentry): yes/.test(info),
+    btf: exists("/sys/kernel/btf/vmlinux"),
+    uprobes: exists("/sys/bus/event_source/devices/uprobe"),
+    syscallTracepoints: !!tracefs && exists(`${tracefs}/events/syscalls/sys_enter_read`),
+    functions: fuseFunctions(tracefs),
+  };
+}

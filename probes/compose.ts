@@ -1,0 +1,286 @@
+/**
+ * The composer: the ONLY code that writes bpftrace syntax. It turns the selected plugins, the
+ * sources and the filters into one bpftrace program for a given bpftrace version, plus the table
+ * the decoder needs to name what the program's maps hold.
+ *
+ * Every source aggregates into the same maps, keyed by (source id, connection, op, …):
+ * `@lat` log-linear latency buckets (see hist.ts), `@sum`/`@min`/`@max` exact latency sums and
+ * extremes, `@err` errors by errno, `@cnt` untimed counts, `@bin`/`@bout` payload bytes. In-flight
+ * requests stay in `@req` and are printed at exit.
+ * @module
+ */
+import { type Version, versionAtLeast } from "./capabilities.ts";
+import { NO_REPLY } from "./opcodes.ts";
+import { opcodeOwners, type ProbePlugin } from "./plugin.ts";
+import { SUB_BITS } from "./hist.ts";
+
+/** Source ids as they appear in the first key of every aggregation map. */
+export const SOURCE_ID = { request: 1, kernel: 2, probe: 3 } as const;
+
+/** A kernel function resolved on this machine, for the kernel source. */
+export interface KernelFunction {
+  plugin: string;
+  /** Name as listed by the plugin (`fuse_lookup`). */
+  name: string;
+  /** Symbol on this kernel (`fuse_lookup` or `fuse_lookup.isra.0`). */
+  symbol: string;
+}
+
+/** What to compose. */
+export interface ComposeOptions {
+  /** bpftrace version the program is for. */
+  version: Version;
+  /** Selected plugins. */
+  plugins: readonly ProbePlugin[];
+  /** Every plugin known (built-in and custom), to decide what `other` claims. Default: plugins. */
+  known?: readonly ProbePlugin[];
+  /** Trace FUSE requests with the fuse tracepoints. Default true. */
+  request?: boolean;
+  /** Kernel callback functions to time (kernel source); empty = none. */
+  kernelFunctions?: readonly KernelFunction[];
+  /** Use fentry/fexit rather than kprobe/kretprobe for kernel functions. */
+  fentry?: boolean;
+  /** Only these connections (mounts). */
+  connections?: readonly number[];
+  /** Only requests of this process (tgid). */
+  pid?: number;
+  /** Only requests of processes with this command name. */
+  comm?: string;
+  /** Stop after this many milliseconds. */
+  durationMs?: number;
+  /** Print a snapshot every this many milliseconds. */
+  intervalMs?: number;
+  /** End the trace when the thread with this id (the tracer's main thread) exits. */
+  watchPid?: number;
+  /** Maximum keys per map. Default 16384. */
+  mapKeys?: number;
+}
+
+/** One timed function or probe of the program, by its index in the maps. */
+export interface TableEntry {
+  source: "kernel" | "probe";
+  plugin: string;
+  operation: string;
+}
+
+/** A composed program. */
+export interface Composed {
+  program: string;
+  /** Environment bpftrace needs for it. */
+  env: Record<string, string>;
+  /** Index → what a function/probe row is. */
+  table: TableEntry[];
+  /** Opcode → owning plugin name (request source); opcodes absent here are not traced. */
+  opcodePlugin: Map<number, string>;
+  /** Plugin that takes opcodes no table entry has (`other`), if selected. */
+  otherPlugin?: string;
+  /** The program counts replies without a recorded request (meaningful only without filters). */
+  countsUnmatched: boolean;
+}
+
+/** Marker printed after each interval snapshot. */
+export const SNAPSHOT_MARK = "fusetrace:snapshot";
+/** Marker printed by END: the exit dump of the maps follows. */
+export const END_MARK = "fusetrace:end";
+
+const MAPS = ["@lat", "@sum", "@min", "@max", "@err", "@cnt", "@bin", "@bout", "@unmatched"];
+
+/**
+ * Composes one bpftrace program.
+ * @throws {TypeError} when two plugins claim one opcode, or nothing is left to trace
+ * @example The program for lookup only, bpftrace 0.17
+ * ```ts
+ * import { compose } from "./compose.ts";
+ * import lookup from "../plugins/lookup.ts";
+ * const { program } = compose({ version: [0, 17, 0], plugins: [lookup] });
+ * ```
+ */
+export function compose(o: ComposeOptions): Composed {
+  const v = o.version;
+  const arg = versionAtLeast(v, [0, 19, 0]) ? "args." : "args->";
+  const known = o.known ?? o.plugins;
+  const owners = opcodeOwners([...new Set([...known, ...o.plugins])]);
+  const selected = new Set(o.plugins.map((p) => p.name));
+  const other = o.plugins.find((p) => p.claimsUnowned);
+  const opcodePlugin = new Map<number, string>();
+  for (const [op, p] of owners) if (selected.has(p.name)) opcodePlugin.set(op, p.name);
+  const mapKeys = o.mapKeys ?? 16384;
+  const out: string[] = [];
+  const table: TableEntry[] = [];
+  const used = new Set<string>();
+
+  if (versionAtLeast(v, [0, 20, 0])) {
+    const missing = versionAtLeast(v, [0, 21, 0]) ? '; missing_probes = "warn"' : "";
+    out.push(`config = { max_map_keys = ${mapKeys}${missing} }`, "");
+  }
+
+  const request = (o.request ?? true) && (opcodePlugin.size > 0 || !!other);
+  const filtered = o.pid !== undefined || !!o.comm || !!o.connections?.length ||
+    !(other && [...owners.values()].every((p) => selected.has(p.name)));
+  if (request) {
+    // Opcode filter: a 64-bit mask of the traced opcodes below 64; 64 and above belong to `other`.
+    let mask = 0n;
+    for (let op = 0; op < 64; op++) {
+      const owner = owners.get(op);
+      if (owner ? selected.has(owner.name) : !!other) mask |= 1n << BigInt(op);
+    }
+    const all = mask === (1n << 64n) - 1n && !!other;
+    const conds: string[] = [];
+    if (!all) {
+      conds.push(`(($m >> ($op & 63)) & 1) == 1`);
+      if (!other) conds[0] = `$op < 64 && ${conds[0]}`;
+      else conds[0] = `($op >= 64 || ${conds[0]})`;
+    }
+    if (o.connections?.length) {
+      conds.push(`(${o.connections.map((c) => `$c == ${c}`).join(" || ")})`);
+    }
+    if (o.pid !== undefined) conds.push(`pid == ${o.pid}`);
+    if (o.comm) conds.push(`comm == ${JSON.stringify(o.comm)}`);
+    const noReply = [...NO_REPLY].map((op) => `$op == ${op}`).join(" || ");
+    const body = [
+      `$c = (uint64)${arg}connection;`,
+      `$op = (uint64)${arg}opcode;`,
+      ...(all ? [] : [`$m = (uint64)0x${mask.toString(16)};`]),
+      ...guarded(conds, [
+        `@bin[1, $c, $op] = sum(${arg}len - 40);`,
+        `if (${noReply}) {`,
+        `  @cnt[1, $c, $op] = count();`,
+        `} else {`,
+        `  @req[$c, ${arg}unique] = (nsecs << 6) | ($op < 64 ? $op : 0);`,
+        `}`,
+      ]),
+    ];
+    for (const m of ["@lat", "@sum", "@min", "@max", "@err", "@cnt", "@bin", "@bout"]) used.add(m);
+    if (!filtered) used.add("@unmatched");
+    out.push("tracepoint:fuse:fuse_request_send", "{", ...indent(body), "}", "");
+    const end = [
+      `$c = (uint64)${arg}connection;`,
+      `$v = @req[$c, ${arg}unique];`,
+      ...latencyVars("$op"),
+      `if ($v != 0) {`,
+      `  delete(@req[$c, ${arg}unique]);`,
+      `  $op = $v & 63;`,
+      `  $d = nsecs - ($v >> 6);`,
+      ...indent(aggregate("1, $c, $op")),
+      `  if (${arg}error != 0) { @err[1, $c, $op, -${arg}error] = count(); }`,
+      `  if (${arg}len > 16) { @bout[1, $c, $op] = sum(${arg}len - 16); }`,
+      ...(filtered ? [] : [`} else {`, `  @unmatched = count();`]),
+      `}`,
+    ];
+    out.push("tracepoint:fuse:fuse_request_end", "{", ...indent(end), "}", "");
+  }
+
+  const timed: { entry: TableEntry; enter: string; exit: string }[] = [];
+  const [kin, kout] = o.fentry
+    ? (versionAtLeast(v, [0, 20, 0]) ? ["fentry", "fexit"] : ["kfunc", "kretfunc"])
+    : ["kprobe", "kretprobe"];
+  for (const f of o.kernelFunctions ?? []) {
+    if (!selected.has(f.plugin)) continue;
+    timed.push({
+      entry: { source: "kernel", plugin: f.plugin, operation: f.name },
+      enter: `${kin}:${f.symbol}`,
+      exit: `${kout}:${f.symbol}`,
+    });
+  }
+  for (const p of o.plugins) {
+    for (const pr of p.probes ?? []) {
+      timed.push({
+        entry: { source: "probe", plugin: p.name, operation: pr.operation },
+        enter: pr.enter,
+        exit: pr.exit,
+      });
+    }
+  }
+  const who: string[] = [];
+  if (o.pid !== undefined) who.push(`pid == ${o.pid}`);
+  if (o.comm) who.push(`comm == ${JSON.stringify(o.comm)}`);
+  timed.forEach((t, i) => {
+    for (const m of ["@lat", "@sum", "@min", "@max"]) used.add(m);
+    table.push(t.entry);
+    const src = SOURCE_ID[t.entry.source];
+    const pred = who.length ? ` /${who.join(" && ")}/` : "";
+    out.push(`${t.enter}${pred}`, "{", `  @fs[tid, ${i}] = nsecs;`, "}", "");
+    const body = [
+      `$s = @fs[tid, ${i}];`,
+      ...latencyVars(),
+      `if ($s != 0) {`,
+      `  delete(@fs[tid, ${i}]);`,
+      `  $d = nsecs - $s;`,
+      ...indent(aggregate(`${src}, 0, ${i}`)),
+      `}`,
+    ];
+    out.push(t.exit, "{", ...indent(body), "}", "");
+  });
+  if (!request && !timed.length) {
+    throw new TypeError("Nothing to trace: no selected plugin has a probe for the chosen sources");
+  }
+
+  if (o.intervalMs) {
+    out.push(
+      `interval:ms:${o.intervalMs}`,
+      "{",
+      ...MAPS.filter((m) => used.has(m)).map((m) => `  print(${m});`),
+      `  printf("${SNAPSHOT_MARK}\\n");`,
+      "}",
+      "",
+    );
+  }
+  if (o.watchPid !== undefined) {
+    out.push(`tracepoint:sched:sched_process_exit /tid == ${o.watchPid}/ { exit(); }`, "");
+  }
+  if (o.durationMs) out.push(`interval:ms:${o.durationMs} { exit(); }`, "");
+  out.push(
+    `END`,
+    "{",
+    ...(timed.length ? [`  clear(@fs);`] : []),
+    `  printf("${END_MARK}\\n");`,
+    "}",
+  );
+
+  const env: Record<string, string> = {
+    BPFTRACE_MAP_KEYS_MAX: String(mapKeys),
+    BPFTRACE_MAX_MAP_KEYS: String(mapKeys),
+  };
+  return {
+    program: out.join("\n") + "\n",
+    env,
+    table,
+    opcodePlugin,
+    ...(other ? { otherPlugin: other.name } : {}),
+    countsUnmatched: request && !filtered,
+  };
+}
+
+function indent(lines: string[]): string[] {
+  return lines.map((l) => `  ${l}`);
+}
+
+/** Wraps `body` in `if (conds) { … }` when there are conditions. */
+function guarded(conds: string[], body: string[]): string[] {
+  return conds.length ? [`if (${conds.join(" && ")}) {`, ...indent(body), `}`] : body;
+}
+
+/** Declares the locals a timing probe uses at its top (bpftrace ≥ 0.22 scopes them per block). */
+function latencyVars(...extra: string[]): string[] {
+  return ["$d", "$x", "$e", "$b", ...extra].map((n) => `${n} = (uint64)0;`);
+}
+
+/** Aggregates latency `$d` under `key`: bucket index by a bounded log2, then the maps. */
+function aggregate(key: string): string[] {
+  const s = SUB_BITS;
+  return [
+    `$x = $d;`,
+    `if ($x >= 4294967296) { $e += 32; $x = $x >> 32; }`,
+    `if ($x >= 65536) { $e += 16; $x = $x >> 16; }`,
+    `if ($x >= 256) { $e += 8; $x = $x >> 8; }`,
+    `if ($x >= 16) { $e += 4; $x = $x >> 4; }`,
+    `if ($x >= 4) { $e += 2; $x = $x >> 2; }`,
+    `if ($x >= 2) { $e += 1; }`,
+    `$b = $d;`,
+    `if ($e >= ${s}) { $b = (($e - ${s - 1}) << ${s}) + (($d >> ($e - ${s})) & ${(1 << s) - 1}); }`,
+    `@lat[${key}, $b] = count();`,
+    `@sum[${key}] = sum($d);`,
+    `@min[${key}] = min($d);`,
+    `@max[${key}] = max($d);`,
+  ];
+}

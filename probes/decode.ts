@@ -1,0 +1,169 @@
+/**
+ * The decoder: turns bpftrace's `-f json` output (NDJSON) of a composed program into `Report`
+ * values — one per interval snapshot and one for the exit dump.
+ * @module
+ */
+import { type Composed, END_MARK, SNAPSHOT_MARK } from "./compose.ts";
+import { opcodeName } from "./opcodes.ts";
+import { emptyRow, type OpRow, type Report, rowKey, type RunMeta } from "./report.ts";
+
+/** What the decoder needs besides the output. */
+export interface DecodeContext {
+  composed: Pick<Composed, "table" | "opcodePlugin" | "otherPlugin">;
+  /** Mount point of a connection number. */
+  mountOf: (connection: number) => string;
+  meta: RunMeta;
+}
+
+type Maps = Map<string, Record<string, unknown> | number>;
+
+/** An event of the stream. */
+export type DecodedEvent =
+  | { kind: "snapshot"; report: Report }
+  | { kind: "final"; report: Report }
+  | { kind: "lost"; events: number }
+  | { kind: "message"; text: string }
+  | { kind: "none" };
+
+/** Streaming decoder: feed it lines with {@link Decoder.push}, end with {@link Decoder.finish}. */
+export class Decoder {
+  #maps: Maps = new Map();
+  #final = false;
+  #lost = 0;
+  #inFlight: number[] = [];
+  constructor(readonly ctx: DecodeContext) {}
+
+  /** Events lost so far, as bpftrace reported them. */
+  get lostEvents(): number {
+    return this.#lost;
+  }
+
+  /**
+   * Takes one line of output.
+   * @throws {SyntaxError} on a line that is not JSON
+   */
+  push(line: string): DecodedEvent {
+    if (!line.trim()) return { kind: "none" };
+    if (line.includes('"@req"')) {
+      // In-flight requests: the value packs (start ns << 6 | opcode), too wide for a JS number.
+      const ops: number[] = [];
+      for (const m of line.matchAll(/"(\d+),\d+": "?(\d+)"?/g)) {
+        ops.push(Number(m[1]) * 64 + Number(BigInt(m[2]!) & 63n));
+      }
+      this.#inFlight = ops;
+      return { kind: "none" };
+    }
+    const msg = JSON.parse(line) as { type?: string; data?: unknown };
+    switch (msg.type) {
+      case "map":
+      case "stats":
+      case "hist": {
+        for (const [name, value] of Object.entries(msg.data as Record<string, unknown>)) {
+          this.#maps.set(name, value as Record<string, unknown> | number);
+        }
+        return { kind: "none" };
+      }
+      case "lost_events": {
+        const n = Number((msg.data as { events?: unknown }).events ?? 0);
+        this.#lost += n;
+        return { kind: "lost", events: n };
+      }
+      case "printf": {
+        const text = String(msg.data).trim();
+        if (text === SNAPSHOT_MARK) {
+          const report = this.#report(false);
+          this.#maps = new Map();
+          return { kind: "snapshot", report };
+        }
+        if (text === END_MARK) {
+          this.#maps = new Map();
+          this.#final = true;
+          return { kind: "none" };
+        }
+        return { kind: "message", text };
+      }
+      default:
+        return { kind: "none" };
+    }
+  }
+
+  /** The exit dump as a report (call after bpftrace ended). */
+  finish(): Report {
+    return this.#report(this.#final);
+  }
+
+  #report(final: boolean): Report {
+    const rows = new Map<string, OpRow>();
+    const { composed, mountOf } = this.ctx;
+    const row = (src: number, conn: number, op: number): OpRow => {
+      let id: Pick<OpRow, "source" | "mount" | "plugin" | "operation">;
+      if (src === 1) {
+        id = {
+          source: "request",
+          mount: mountOf(conn),
+          plugin: composed.opcodePlugin.get(op) ?? composed.otherPlugin ?? "other",
+          operation: op === 0 ? "OP_64+" : opcodeName(op),
+        };
+      } else {
+        const e = composed.table[op];
+        id = e
+          ? { source: e.source, mount: "-", plugin: e.plugin, operation: e.operation }
+          : { source: "probe", mount: "-", plugin: "?", operation: `#${op}` };
+      }
+      const k = rowKey(id);
+      let r = rows.get(k);
+      if (!r) rows.set(k, r = emptyRow(id));
+      return r;
+    };
+    const each = (name: string, f: (k: number[], v: number) => void) => {
+      const m = this.#maps.get(name);
+      if (m === undefined || typeof m !== "object") return;
+      for (const [key, value] of Object.entries(m)) f(key.split(",").map(Number), Number(value));
+    };
+    each("@lat", ([s, c, op, b], n) => {
+      const r = row(s!, c!, op!);
+      (r.buckets as Map<number, number>).set(b!, (r.buckets.get(b!) ?? 0) + n);
+      r.count += n;
+    });
+    each("@sum", ([s, c, op], n) => void (row(s!, c!, op!).sumNs = n));
+    each("@min", ([s, c, op], n) => void (row(s!, c!, op!).minNs = n));
+    each("@max", ([s, c, op], n) => void (row(s!, c!, op!).maxNs = n));
+    each("@cnt", ([s, c, op], n) => void (row(s!, c!, op!).count += n));
+    each("@bin", ([s, c, op], n) => void (row(s!, c!, op!).bytesIn = n));
+    each("@bout", ([s, c, op], n) => void (row(s!, c!, op!).bytesOut = n));
+    each("@err", ([s, c, op, errno], n) => {
+      const r = row(s!, c!, op!);
+      r.errors[errno!] = (r.errors[errno!] ?? 0) + n;
+    });
+    if (final) {
+      for (const key of this.#inFlight) {
+        const r = row(1, Math.floor(key / 64), key % 64);
+        r.inFlight++;
+        r.count++;
+      }
+    }
+    const unmatched = this.#maps.get("@unmatched");
+    return {
+      meta: this.ctx.meta,
+      rows: [...rows.values()].filter((r) => r.count > 0),
+      lostEvents: this.#lost,
+      unmatched: typeof unmatched === "number" ? unmatched : Number(unmatched ?? 0),
+    };
+  }
+}
+
+/**
+ * Decodes a whole recorded output: the exit dump, or the last snapshot when there is none.
+ * @throws {SyntaxError} on a line that is not JSON
+ */
+export function decodeRecorded(text: string, ctx: DecodeContext): Report {
+  const d = new Decoder(ctx);
+  let last: Report | undefined;
+  let sawEnd = false;
+  for (const line of text.split("\n")) {
+    if (line.includes(END_MARK)) sawEnd = true;
+    const ev = d.push(line);
+    if (ev.kind === "snapshot") last = ev.report;
+  }
+  return sawEnd || !last ? d.finish() : last;
+}

@@ -1,0 +1,93 @@
+/**
+ * FUSE mounts from /proc/self/mountinfo, keyed by the connection number the fuse tracepoints carry
+ * (the kernel dev_t of the mount: major << 20 | minor).
+ * @module
+ */
+import { UsageError } from "./errors.ts";
+
+/** One mount of mountinfo. */
+export interface MountInfo {
+  /** Kernel dev_t (major << 20 | minor) = the fuse `connection`. */
+  dev: number;
+  majorMinor: string;
+  mountPoint: string;
+  fsType: string;
+  source: string;
+}
+
+function unescape(s: string): string {
+  return s.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
+}
+
+/** Parses mountinfo text (see proc(5)). */
+export function parseMountinfo(text: string): MountInfo[] {
+  const out: MountInfo[] = [];
+  for (const line of text.split("\n")) {
+    if (!line.trim()) continue;
+    const [left, right] = line.split(" - ");
+    if (!left || !right) continue;
+    const f = left.split(" ");
+    const [fsType, source] = right.split(" ");
+    const [maj, min] = (f[2] ?? "0:0").split(":").map(Number);
+    out.push({
+      dev: (maj! << 20) | min!,
+      majorMinor: f[2] ?? "0:0",
+      mountPoint: unescape(f[4] ?? ""),
+      fsType: fsType ?? "",
+      source: unescape(source ?? ""),
+    });
+  }
+  return out;
+}
+
+/** Is this a FUSE filesystem type (`fuse`, `fuse.sshfs`, `fuseblk`)? */
+export function isFuse(fsType: string): boolean {
+  return fsType === "fuse" || fsType === "fuseblk" || fsType.startsWith("fuse.");
+}
+
+/** The FUSE mounts of this machine's mount namespace. */
+export function fuseMounts(mountinfo?: string): MountInfo[] {
+  const text = mountinfo ?? Deno.readTextFileSync("/proc/self/mountinfo");
+  return parseMountinfo(text).filter((m) => isFuse(m.fsType));
+}
+
+/**
+ * The FUSE mount at or containing `path`.
+ * @throws {UsageError} when the path is unreadable or not on a FUSE mount
+ */
+export function resolveMount(path: string, mounts: MountInfo[] = fuseMounts()): MountInfo {
+  let real: string;
+  try {
+    real = Deno.realPathSync(path);
+  } catch (e) {
+    throw new UsageError(`Cannot read mount "${path}": ${(e as Error).message.split(":")[0]}`);
+  }
+  const hit = mounts
+    .filter((m) => real === m.mountPoint || real.startsWith(m.mountPoint.replace(/\/$/, "") + "/"))
+    .sort((a, b) => b.mountPoint.length - a.mountPoint.length)[0];
+  if (!hit) throw new UsageError(`"${path}" is not on a FUSE mount`);
+  return hit;
+}
+
+/** The device number (st_dev) of the filesystem at path, or undefined when unreadable. */
+export function deviceOf(path: string): number | undefined {
+  try {
+    return Deno.statSync(path).dev;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Waits until a new filesystem is mounted at `path` (its st_dev differs from `before`).
+ * @throws {Error} after `timeoutMs`
+ */
+export async function waitForMount(path: string, before: number | undefined, timeoutMs = 10_000) {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    const dev = deviceOf(path);
+    if (dev !== undefined && dev !== before) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`No filesystem appeared at "${path}" within ${timeoutMs} ms`);
+}

@@ -1,0 +1,220 @@
+/**
+ * The typed result of a trace: one row per (source, mount, plugin, operation). Reporters take a
+ * `Report` and nothing else.
+ * @module
+ */
+import { addBuckets, bucketRange, type Buckets, quantile, totalCount } from "./hist.ts";
+
+/** Where a row's numbers come from. */
+export type SourceName = "request" | "kernel" | "probe";
+
+/** One operation of one plugin on one mount, seen by one source. */
+export interface OpRow {
+  /** `request` (fuse tracepoints), `kernel` (callback functions) or `probe` (plugin probes). */
+  source: SourceName;
+  /** Mount point, or `-` where the source does not know the mount. */
+  mount: string;
+  /** Plugin that owns the operation. */
+  plugin: string;
+  /** Opcode name (`LOOKUP`), kernel function or probe operation. */
+  operation: string;
+  /** Requests or calls seen, including untimed ones. */
+  count: number;
+  /** Replies carrying an error, by errno number. */
+  errors: Record<number, number>;
+  /** Payload bytes sent to the daemon (request length minus the 40-byte header). */
+  bytesIn: number;
+  /** Payload bytes of the replies (reply length minus the 16-byte header). */
+  bytesOut: number;
+  /** Exact minimum, maximum and sum of the timed latencies, in ns. */
+  minNs: number;
+  maxNs: number;
+  sumNs: number;
+  /** Latency histogram (log-linear buckets, see hist.ts), in ns. */
+  buckets: Buckets;
+  /** Requests still unanswered when the trace stopped. */
+  inFlight: number;
+}
+
+/** What a run was. */
+export interface RunMeta {
+  host: string;
+  kernel: string;
+  tool: string;
+  bpftrace: string;
+  /** Start time, ISO 8601. */
+  start: string;
+  /** Seconds traced. */
+  durationS: number;
+}
+
+/** The result of a trace. */
+export interface Report {
+  meta: RunMeta;
+  rows: OpRow[];
+  /** Events bpftrace reported lost. */
+  lostEvents: number;
+  /** Replies whose request was sent before tracing began (or did not fit the map). */
+  unmatched: number;
+}
+
+/** Summary statistics of a row's latencies, in ns (NaN when nothing was timed). */
+export interface LatencySummary {
+  timed: number;
+  min: number;
+  mean: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  p999: number;
+  max: number;
+}
+
+/** errno numbers → names, for the ones FUSE daemons return. */
+export const ERRNO: Readonly<Record<number, string>> = {
+  1: "EPERM",
+  2: "ENOENT",
+  4: "EINTR",
+  5: "EIO",
+  9: "EBADF",
+  11: "EAGAIN",
+  12: "ENOMEM",
+  13: "EACCES",
+  17: "EEXIST",
+  20: "ENOTDIR",
+  21: "EISDIR",
+  22: "EINVAL",
+  25: "ENOTTY",
+  28: "ENOSPC",
+  30: "EROFS",
+  34: "ERANGE",
+  36: "ENAMETOOLONG",
+  38: "ENOSYS",
+  39: "ENOTEMPTY",
+  61: "ENODATA",
+  95: "EOPNOTSUPP",
+};
+
+/** `ENOENT` for 2, `E123` for unknown numbers. */
+export function errnoName(n: number): string {
+  return ERRNO[n] ?? `E${n}`;
+}
+
+/** The errno number of a name from {@link errnoName}, or undefined. */
+export function errnoNumber(name: string): number | undefined {
+  const m = /^E(\d+)$/.exec(name);
+  if (m) return Number(m[1]);
+  const hit = Object.entries(ERRNO).find(([, v]) => v === name);
+  return hit ? Number(hit[0]) : undefined;
+}
+
+/** Number of error replies of a row. */
+export function errorCount(row: OpRow): number {
+  return Object.values(row.errors).reduce((a, b) => a + b, 0);
+}
+
+/**
+ * Percentiles and mean of a row.
+ * @example p99 of lookups
+ * ```ts
+ * import { summarize, type Report } from "./report.ts";
+ * declare const report: Report;
+ * const row = report.rows.find((r) => r.operation === "LOOKUP");
+ * if (row) console.log(summarize(row).p99);
+ * ```
+ */
+export function summarize(row: OpRow): LatencySummary {
+  const timed = totalCount(row.buckets);
+  const q = (p: number) => quantile(row.buckets, p, row.minNs, row.maxNs);
+  return {
+    timed,
+    min: timed ? row.minNs : NaN,
+    mean: timed ? row.sumNs / timed : NaN,
+    p50: q(0.5),
+    p90: q(0.9),
+    p99: q(0.99),
+    p999: q(0.999),
+    max: timed ? row.maxNs : NaN,
+  };
+}
+
+/** The identity of a row: source, mount, plugin, operation. */
+export function rowKey(r: Pick<OpRow, "source" | "mount" | "plugin" | "operation">): string {
+  return `${r.source}\u0000${r.mount}\u0000${r.plugin}\u0000${r.operation}`;
+}
+
+/** A row with nothing in it. */
+export function emptyRow(
+  id: Pick<OpRow, "source" | "mount" | "plugin" | "operation">,
+): OpRow {
+  return {
+    ...id,
+    count: 0,
+    errors: {},
+    bytesIn: 0,
+    bytesOut: 0,
+    minNs: 0,
+    maxNs: 0,
+    sumNs: 0,
+    buckets: new Map(),
+    inFlight: 0,
+  };
+}
+
+/**
+ * The first row matching the given fields.
+ * @example
+ * ```ts
+ * import { findRow, type Report } from "./report.ts";
+ * declare const report: Report;
+ * findRow(report, { operation: "LOOKUP", mount: "/cvmfs/sft.cern.ch" });
+ * ```
+ */
+export function findRow(report: Report, match: Partial<OpRow>): OpRow | undefined {
+  return report.rows.find((r) =>
+    Object.entries(match).every(([k, v]) => r[k as keyof OpRow] === v)
+  );
+}
+
+/**
+ * `later − earlier`, row by row: what happened between two cumulative snapshots. Min and max of
+ * the interval are known to bucket precision only.
+ */
+export function subtractReports(later: Report, earlier: Report): Report {
+  const before = new Map(earlier.rows.map((r) => [rowKey(r), r]));
+  const rows: OpRow[] = [];
+  for (const r of later.rows) {
+    const e = before.get(rowKey(r));
+    if (!e) {
+      rows.push(r);
+      continue;
+    }
+    const errors: Record<number, number> = {};
+    for (const [k, v] of Object.entries(r.errors)) {
+      const d = v - (e.errors[Number(k)] ?? 0);
+      if (d) errors[Number(k)] = d;
+    }
+    const row: OpRow = {
+      ...r,
+      count: r.count - e.count,
+      errors,
+      bytesIn: r.bytesIn - e.bytesIn,
+      bytesOut: r.bytesOut - e.bytesOut,
+      sumNs: r.sumNs - e.sumNs,
+      buckets: addBuckets(r.buckets, e.buckets, -1),
+    };
+    // Extremes of the interval, to bucket precision, within the run's exact ones.
+    const used = [...row.buckets.keys()].sort((a, b) => a - b);
+    if (used.length) {
+      row.minNs = Math.max(r.minNs, bucketRange(used[0]!)[0]);
+      row.maxNs = Math.min(r.maxNs, bucketRange(used[used.length - 1]!)[1]);
+    }
+    if (row.count || row.inFlight) rows.push(row);
+  }
+  return {
+    meta: later.meta,
+    rows,
+    lostEvents: later.lostEvents - earlier.lostEvents,
+    unmatched: later.unmatched - earlier.unmatched,
+  };
+}

@@ -1,0 +1,263 @@
+/**
+ * The runner: options → capabilities → compose → bpftrace → decode → `Report`. It spawns
+ * `bpftrace -f json`, waits until the probes are attached, streams the output through the decoder,
+ * stops bpftrace with SIGINT (repeated until it exits, so one landing during attach is not lost)
+ * and returns the exit dump as a typed report.
+ * @module
+ */
+import { builtinPlugins } from "../plugins/mod.ts";
+import {
+  type Capabilities,
+  detectCapabilities,
+  findBpftrace,
+  isRoot,
+  parseVersion,
+} from "./capabilities.ts";
+import { compose, type Composed } from "./compose.ts";
+import { Decoder } from "./decode.ts";
+import { UsageError } from "./errors.ts";
+import { fuseMounts, type MountInfo, resolveMount } from "./mounts.ts";
+import type { ProbePlugin } from "./plugin.ts";
+import { type Report, type RunMeta, subtractReports } from "./report.ts";
+import {
+  chooseSources,
+  type ChosenSources,
+  resolveKernelFunctions,
+  type SourceChoice,
+} from "./sources.ts";
+import { VERSION } from "./version.ts";
+
+/** What to trace. */
+export interface TraceOptions {
+  /** Plugins by name (built-in or among `custom`), or plugin objects. Default: every built-in. */
+  plugins?: readonly (string | ProbePlugin)[];
+  /** Extra plugins a script defined; selectable by name and known to the composer. */
+  custom?: readonly ProbePlugin[];
+  /** Only these mounts (paths at or below a FUSE mount point). */
+  mounts?: readonly string[];
+  /** Only requests of this process. */
+  pid?: number;
+  /** Only requests of processes with this command name. */
+  comm?: string;
+  /** Sources; default `["auto"]`. */
+  sources?: readonly SourceChoice[];
+  /** Stop after this many ms (else when `signal` aborts). */
+  durationMs?: number;
+  /** Snapshot every this many ms, passed to `onInterval` as the difference to the previous one. */
+  intervalMs?: number;
+  /** Stops the trace (like Ctrl-C). */
+  signal?: AbortSignal;
+  /** Called once the probes are attached. */
+  onReady?: (prepared: Prepared) => void;
+  /** Called with each interval's report. */
+  onInterval?: (report: Report) => void;
+  /** Capabilities to use instead of probing this machine (tests). */
+  capabilities?: Capabilities;
+  /** Maximum keys per bpftrace map (default 16384). */
+  mapKeys?: number;
+}
+
+/** A composed trace, ready to run. */
+export interface Prepared {
+  bin: string;
+  caps: Capabilities;
+  sources: ChosenSources;
+  plugins: readonly ProbePlugin[];
+  mounts: MountInfo[];
+  composed: Composed;
+  /** Kernel functions not found on this kernel (`plugin:function`). */
+  missingFunctions: string[];
+}
+
+/**
+ * Picks plugins by name.
+ * @throws {UsageError} naming the valid plugins when a name is unknown
+ */
+export function selectPlugins(
+  names: readonly (string | ProbePlugin)[] | undefined,
+  custom: readonly ProbePlugin[] = [],
+): ProbePlugin[] {
+  const all = [...builtinPlugins, ...custom];
+  if (!names?.length) return [...builtinPlugins, ...custom];
+  const out: ProbePlugin[] = [];
+  for (const n of names) {
+    if (typeof n !== "string") {
+      out.push(n);
+      continue;
+    }
+    const p = all.find((x) => x.name === n);
+    if (!p) {
+      throw new UsageError(
+        `Unknown plugin "${n}"; valid plugins: ${all.map((x) => x.name).join(", ")}`,
+      );
+    }
+    if (!out.includes(p)) out.push(p);
+  }
+  return out;
+}
+
+/**
+ * Checks privileges and options, probes the machine and composes the program.
+ * @throws {UsageError} on bad options, missing privileges, bpftrace or sources
+ */
+export function prepare(o: TraceOptions = {}): Prepared {
+  const plugins = selectPlugins(o.plugins, o.custom);
+  if (o.durationMs !== undefined && !(o.durationMs > 0)) {
+    throw new UsageError(`Invalid duration: ${o.durationMs} ms`);
+  }
+  if (o.intervalMs !== undefined && !(o.intervalMs > 0)) {
+    throw new UsageError(`Invalid interval: ${o.intervalMs} ms`);
+  }
+  const all = fuseMounts();
+  const selectedMounts = (o.mounts ?? []).map((m) => resolveMount(m, all));
+  if (!o.capabilities && !isRoot()) {
+    throw new UsageError("fusetrace needs root (or CAP_BPF and CAP_PERFMON) to run bpftrace");
+  }
+  const bin = findBpftrace();
+  const caps = o.capabilities ?? detectCapabilities(bin);
+  const sources = chooseSources(o.sources ?? ["auto"], caps);
+  const resolved = sources.kernel
+    ? resolveKernelFunctions(plugins, caps.functions)
+    : { found: [], missing: [] };
+  const known = [...builtinPlugins, ...(o.custom ?? []), ...plugins];
+  const composed = compose({
+    version: parseVersion(caps.bpftrace) ?? [0, 16, 0],
+    plugins,
+    known,
+    request: sources.request,
+    kernelFunctions: resolved.found,
+    fentry: sources.fentry,
+    ...(selectedMounts.length ? { connections: selectedMounts.map((m) => m.dev) } : {}),
+    ...(o.pid !== undefined ? { pid: o.pid } : {}),
+    ...(o.comm ? { comm: o.comm } : {}),
+    ...(o.durationMs ? { durationMs: Math.ceil(o.durationMs) } : {}),
+    ...(o.intervalMs ? { intervalMs: Math.ceil(o.intervalMs) } : {}),
+    ...(o.mapKeys ? { mapKeys: o.mapKeys } : {}),
+    watchPid: Deno.pid,
+  });
+  return {
+    bin,
+    caps,
+    sources,
+    plugins,
+    mounts: selectedMounts.length ? selectedMounts : all,
+    composed,
+    missingFunctions: resolved.missing,
+  };
+}
+
+const NOISE = /RLIMIT_MEMLOCK|available_filter_functions|^\s*$/;
+const READY = "__BPFTRACE_NOTIFY_PROBES_ATTACHED";
+
+/** Splits a byte stream into lines. */
+async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+  let rest = "";
+  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+    rest += chunk;
+    let i;
+    while ((i = rest.indexOf("\n")) >= 0) {
+      yield rest.slice(0, i);
+      rest = rest.slice(i + 1);
+    }
+  }
+  if (rest) yield rest;
+}
+
+/**
+ * Runs a trace to its end (duration, `signal`, or bpftrace exiting) and returns the exit report.
+ * @throws {UsageError} on bad options; {Error} when bpftrace fails
+ * @example Ten seconds of lookups on one mount
+ * ```ts ignore
+ * import { trace } from "./runner.ts";
+ * const report = await trace({ plugins: ["lookup"], mounts: ["/cvmfs/sft.cern.ch"], durationMs: 10_000 });
+ * ```
+ */
+export async function trace(o: TraceOptions = {}): Promise<Report> {
+  return await run(prepare(o), o);
+}
+
+/** Runs a prepared trace (see {@link trace}). */
+export async function run(p: Prepared, o: TraceOptions = {}): Promise<Report> {
+  const start = new Date();
+  const meta: RunMeta = {
+    host: Deno.hostname(),
+    kernel: p.caps.kernel,
+    tool: `fusetrace ${VERSION}`,
+    bpftrace: p.caps.bpftrace,
+    start: start.toISOString(),
+    durationS: 0,
+  };
+  const names = new Map(p.mounts.map((m) => [m.dev, m.mountPoint]));
+  const mountOf = (c: number) => {
+    if (!names.has(c)) { for (const m of fuseMounts()) names.set(m.dev, m.mountPoint); }
+    return names.get(c) ?? `conn:${c >>> 20}:${c & 0xfffff}`;
+  };
+  const decoder = new Decoder({ composed: p.composed, mountOf, meta });
+  const child = new Deno.Command(p.bin, {
+    args: ["-f", "json", "-e", p.composed.program],
+    env: { ...p.composed.env, [READY]: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+
+  let ready = false;
+  const errors: string[] = [];
+  const markReady = () => {
+    if (ready) return;
+    ready = true;
+    o.onReady?.(p);
+  };
+  let stopping: ReturnType<typeof setInterval> | undefined;
+  const stop = () => {
+    if (stopping !== undefined) return;
+    const kill = () => {
+      try {
+        child.kill("SIGINT");
+      } catch { /* already gone */ }
+    };
+    kill();
+    stopping = setInterval(kill, 1000);
+  };
+  o.signal?.addEventListener("abort", stop, { once: true });
+  if (o.signal?.aborted) stop();
+
+  let previous: Report | undefined;
+  const readOut = (async () => {
+    for await (const line of lines(child.stdout)) {
+      if (line.startsWith(READY)) {
+        markReady();
+        continue;
+      }
+      let ev;
+      try {
+        ev = decoder.push(line);
+      } catch {
+        errors.push(line);
+        continue;
+      }
+      if (ev.kind === "snapshot") {
+        ev.report.meta = { ...meta, durationS: (Date.now() - start.getTime()) / 1000 };
+        o.onInterval?.(previous ? subtractReports(ev.report, previous) : ev.report);
+        previous = ev.report;
+      }
+    }
+  })();
+  const readErr = (async () => {
+    for await (const line of lines(child.stderr)) {
+      if (line.includes(READY)) markReady();
+      else if (!NOISE.test(line)) errors.push(line);
+    }
+  })();
+  const status = await child.status;
+  await Promise.all([readOut, readErr]);
+  if (stopping !== undefined) clearInterval(stopping);
+  o.signal?.removeEventListener("abort", stop);
+  if (!ready || (!status.success && status.signal !== "SIGINT")) {
+    const why = errors.slice(0, 5).join("\n") || `exit status ${status.code}`;
+    throw new Error(`bpftrace failed: ${why}`);
+  }
+  const report = decoder.finish();
+  report.meta = { ...meta, durationS: (Date.now() - start.getTime()) / 1000 };
+  return report;
+}

@@ -1,0 +1,97 @@
+/**
+ * Which sources a trace uses on a machine: the fuse request tracepoints (`request`, kernel ≥ 6.12)
+ * and the kernel callback functions (`kernel`, fentry/fexit else kprobe/kretprobe). `auto` takes the
+ * best one available. Pure functions of a `Capabilities` value, so tests replay recorded machines.
+ * @module
+ */
+import type { Capabilities } from "./capabilities.ts";
+import type { KernelFunction } from "./compose.ts";
+import { UsageError } from "./errors.ts";
+import type { ProbePlugin } from "./plugin.ts";
+
+/** A source name a user may ask for. */
+export type SourceChoice = "auto" | "request" | "kernel";
+/** The sources a user may ask for, for help texts. */
+export const SOURCE_CHOICES: readonly SourceChoice[] = ["auto", "request", "kernel"];
+
+/** The sources chosen for a machine. */
+export interface ChosenSources {
+  request: boolean;
+  kernel: boolean;
+  /** Kernel functions via fentry/fexit (else kprobe/kretprobe). */
+  fentry: boolean;
+}
+
+/** Why a source cannot run on a machine, or undefined when it can. */
+export function unavailable(source: "request" | "kernel", caps: Capabilities): string | undefined {
+  if (source === "request") {
+    if (caps.fuseTracepoints) return undefined;
+    return caps.tracefs
+      ? `this kernel (${caps.kernel}) has no fuse:fuse_request_* tracepoints (Linux 6.12 or newer has them)`
+      : "tracefs is not mounted and could not be mounted (mount -t tracefs nodev /sys/kernel/tracing)";
+  }
+  if (caps.fentry || caps.kprobes) return undefined;
+  return `this kernel (${caps.kernel}) allows neither kprobes nor fentry`;
+}
+
+/**
+ * Resolves the chosen sources against a machine.
+ * @throws {UsageError} when a requested source is unavailable, or none is
+ */
+export function chooseSources(
+  requested: readonly SourceChoice[],
+  caps: Capabilities,
+): ChosenSources {
+  const want = new Set(requested.length ? requested : ["auto"]);
+  const chosen: ChosenSources = { request: false, kernel: false, fentry: caps.fentry };
+  for (const s of ["request", "kernel"] as const) {
+    if (!want.has(s)) continue;
+    const why = unavailable(s, caps);
+    if (why) throw new UsageError(`Source "${s}" is not available: ${why}`);
+    chosen[s] = true;
+  }
+  if (want.has("auto") && !chosen.request && !chosen.kernel) {
+    if (!unavailable("request", caps)) chosen.request = true;
+    else if (!unavailable("kernel", caps)) chosen.kernel = true;
+    else {
+      throw new UsageError(
+        `No FUSE source is available: ${unavailable("request", caps)}; and ${
+          unavailable("kernel", caps)
+        }`,
+      );
+    }
+  }
+  return chosen;
+}
+
+/** Result of resolving plugin kernel function tables against a kernel's symbols. */
+export interface ResolvedFunctions {
+  found: KernelFunction[];
+  /** `plugin:function` names this kernel does not have (or cannot trace). */
+  missing: string[];
+}
+
+/**
+ * Maps each plugin's kernel function names onto the symbols of a kernel, accepting compiler clones
+ * (`.isra.N`, `.constprop.N`). The first clone wins when there are several.
+ */
+export function resolveKernelFunctions(
+  plugins: readonly ProbePlugin[],
+  symbols: readonly string[],
+): ResolvedFunctions {
+  const bySymbol = new Map<string, string>();
+  for (const s of symbols) {
+    const base = s.replace(/(\.(isra|constprop)\.\d+)+$/, "");
+    if (!bySymbol.has(base) || s === base) bySymbol.set(base, s);
+  }
+  const found: KernelFunction[] = [];
+  const missing: string[] = [];
+  for (const p of plugins) {
+    for (const name of p.kernelFunctions ?? []) {
+      const symbol = bySymbol.get(name);
+      if (symbol) found.push({ plugin: p.name, name, symbol });
+      else missing.push(`${p.name}:${name}`);
+    }
+  }
+  return { found, missing };
+}

@@ -1,0 +1,229 @@
+/**
+ * The CSV schema (version 1): a serialised `Report`, one row per (source, mount, plugin,
+ * operation), each carrying the run's metadata. Columns:
+ *
+ * | column | meaning |
+ * |---|---|
+ * | schema | `fusetrace-1` |
+ * | host, kernel, tool, bpftrace | where and with what the run was made |
+ * | start | ISO 8601 start time; duration_s: seconds traced |
+ * | source | `request` (fuse tracepoints), `kernel` (callback functions), `probe` (plugin probes) |
+ * | mount, plugin, operation | the row's identity (`-` for sources without a mount) |
+ * | count | requests/calls; timed: how many of them have a latency; in_flight: unanswered at stop |
+ * | errors | error replies; errnos: `ENOENT:3;ENOSYS:1` |
+ * | bytes_in, bytes_out | payload bytes to / from the daemon |
+ * | min_ns … max_ns | min, mean, p50, p90, p99, p99.9, max latency (mean and percentiles derived) |
+ * | sum_ns | exact sum of latencies |
+ * | buckets | the histogram, `index:count;…` (log-linear buckets, see probes/hist.ts) |
+ * @module
+ */
+import { parse } from "csv-parse/sync";
+import { stringify } from "csv-stringify/sync";
+import { UsageError } from "../probes/errors.ts";
+import {
+  errnoName,
+  errnoNumber,
+  errorCount,
+  type OpRow,
+  type Report,
+  type SourceName,
+  summarize,
+} from "../probes/report.ts";
+import { totalCount } from "../probes/hist.ts";
+
+/** The schema tag in the first column. */
+export const SCHEMA = "fusetrace-1";
+
+/** Column names, in order. */
+export const COLUMNS = [
+  "schema",
+  "host",
+  "kernel",
+  "tool",
+  "bpftrace",
+  "start",
+  "duration_s",
+  "source",
+  "mount",
+  "plugin",
+  "operation",
+  "count",
+  "timed",
+  "in_flight",
+  "errors",
+  "errnos",
+  "bytes_in",
+  "bytes_out",
+  "min_ns",
+  "mean_ns",
+  "p50_ns",
+  "p90_ns",
+  "p99_ns",
+  "p999_ns",
+  "max_ns",
+  "sum_ns",
+  "buckets",
+] as const;
+
+const SOURCES: readonly SourceName[] = ["request", "kernel", "probe"];
+
+function num(x: number): string {
+  return Number.isFinite(x) ? String(Math.round(x)) : "";
+}
+
+/**
+ * Serialises a report. A report without rows gives a header and one row of metadata only
+ * (operation empty), so the run is still identifiable.
+ */
+export function writeCsv(report: Report): string {
+  const m = report.meta;
+  const head = [SCHEMA, m.host, m.kernel, m.tool, m.bpftrace, m.start, String(m.durationS)];
+  const rows = report.rows.map((r) => {
+    const s = summarize(r);
+    return [
+      ...head,
+      r.source,
+      r.mount,
+      r.plugin,
+      r.operation,
+      String(r.count),
+      String(s.timed),
+      String(r.inFlight),
+      String(errorCount(r)),
+      Object.entries(r.errors).map(([e, n]) => `${errnoName(Number(e))}:${n}`).join(";"),
+      String(r.bytesIn),
+      String(r.bytesOut),
+      num(s.min),
+      num(s.mean),
+      num(s.p50),
+      num(s.p90),
+      num(s.p99),
+      num(s.p999),
+      num(s.max),
+      String(r.sumNs),
+      [...r.buckets].sort((a, b) => a[0] - b[0]).map(([b, c]) => `${b}:${c}`).join(";"),
+    ];
+  });
+  if (!rows.length) rows.push([...head, ...COLUMNS.slice(head.length).map(() => "")]);
+  return stringify([[...COLUMNS], ...rows]);
+}
+
+/** Is this text a fusetrace CSV (by its header)? */
+export function isFusetraceCsv(text: string): boolean {
+  return text.startsWith(COLUMNS.join(","));
+}
+
+/**
+ * Parses a fusetrace CSV back into a report (exactly what {@link writeCsv} wrote).
+ * @param file name used in error messages
+ * @throws {UsageError} `file:line: reason` on any malformed content
+ */
+export function readCsv(text: string, file: string): Report {
+  if (!text.trim()) throw new UsageError(`${file}: empty file`);
+  let records: { record: string[]; info: { lines: number } }[];
+  try {
+    records = parse(text, {
+      info: true,
+      relax_column_count: true,
+      skip_empty_lines: true,
+    }) as unknown as typeof records;
+  } catch (e) {
+    const line = (e as { lines?: number }).lines;
+    throw new UsageError(`${file}:${line ?? 1}: ${(e as Error).message.split(":")[0]}`);
+  }
+  const header = records[0]!.record;
+  if (header.join(",") !== COLUMNS.join(",")) {
+    throw new UsageError(`${file}:1: not a fusetrace CSV header (expected "${COLUMNS[0]},…")`);
+  }
+  const rows: OpRow[] = [];
+  let meta: Report["meta"] | undefined;
+  for (const { record, info } of records.slice(1)) {
+    const at = `${file}:${info.lines}`;
+    if (record.length !== COLUMNS.length) {
+      throw new UsageError(`${at}: expected ${COLUMNS.length} columns, found ${record.length}`);
+    }
+    const f = Object.fromEntries(COLUMNS.map((c, i) => [c, record[i]!])) as Record<
+      typeof COLUMNS[number],
+      string
+    >;
+    if (f.schema !== SCHEMA) {
+      throw new UsageError(`${at}: schema "${f.schema}" is not supported (expected "${SCHEMA}")`);
+    }
+    const int = (c: typeof COLUMNS[number], empty = false) => {
+      const v = f[c];
+      if (empty && v === "") return 0;
+      if (!/^-?\d+(\.\d+)?$/.test(v)) throw new UsageError(`${at}: ${c} "${v}" is not a number`);
+      return Number(v);
+    };
+    meta ??= {
+      host: f.host,
+      kernel: f.kernel,
+      tool: f.tool,
+      bpftrace: f.bpftrace,
+      start: f.start,
+      durationS: int("duration_s"),
+    };
+    if (f.operation === "" && f.source === "") continue; // a run without rows
+    if (!SOURCES.includes(f.source as SourceName)) {
+      throw new UsageError(`${at}: unknown source "${f.source}"`);
+    }
+    const errors: Record<number, number> = {};
+    for (const part of f.errnos ? f.errnos.split(";") : []) {
+      const [name, n] = part.split(":");
+      const e = errnoNumber(name ?? "");
+      if (e === undefined || !/^\d+$/.test(n ?? "")) {
+        throw new UsageError(`${at}: bad errnos entry "${part}"`);
+      }
+      errors[e] = Number(n);
+    }
+    const buckets = new Map<number, number>();
+    for (const part of f.buckets ? f.buckets.split(";") : []) {
+      const m = /^(\d+):(\d+)$/.exec(part);
+      if (!m) throw new UsageError(`${at}: bad bucket "${part}"`);
+      buckets.set(Number(m[1]), Number(m[2]));
+    }
+    const row: OpRow = {
+      source: f.source as SourceName,
+      mount: f.mount,
+      plugin: f.plugin,
+      operation: f.operation,
+      count: int("count"),
+      errors,
+      bytesIn: int("bytes_in"),
+      bytesOut: int("bytes_out"),
+      minNs: int("min_ns", true),
+      maxNs: int("max_ns", true),
+      sumNs: int("sum_ns"),
+      buckets,
+      inFlight: int("in_flight"),
+    };
+    if (totalCount(buckets) !== int("timed")) {
+      throw new UsageError(`${at}: timed ${f.timed} does not match the buckets' total`);
+    }
+    rows.push(row);
+  }
+  if (!meta) throw new UsageError(`${file}: no data rows`);
+  return { meta, rows, lostEvents: 0, unmatched: 0 };
+}
+
+/** `fusetrace_YYYYmmdd-HHMMSS.csv` for a date (local time). */
+export function defaultCsvName(d = new Date()): string {
+  const p = (n: number) => String(n).padStart(2, "0");
+  return `fusetrace_${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${
+    p(d.getMinutes())
+  }${p(d.getSeconds())}.csv`;
+}
+
+/** Writes a file whole or not at all (temporary file, then rename). */
+export function writeFileAtomic(path: string, text: string): void {
+  const tmp = `${path}.${Deno.pid}.tmp`;
+  try {
+    Deno.writeTextFileSync(tmp, text);
+    Deno.renameSync(tmp, path);
+  } catch (e) {
+    try {
+      Deno.removeSync(tmp);
+    } catch { /* never created */ }
+    throw new UsageError(`Cannot write "${path}": ${(e as Error).message.split(":")[0]}`);
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * The terminal report: per source and mount, one line per operation with count, errors, p50, p90,
+ * p99, max, mean and bytes.
+ * @module
+ */
+import { errnoName, errorCount, type OpRow, type Report, summarize } from "../probes/report.ts";
+import { columns, fmtBytes, fmtNs } from "./format.ts";
+
+const HEAD = ["OPERATION", "COUNT", "ERR", "P50", "P90", "P99", "MAX", "MEAN", "BYTES"];
+
+function groupKey(r: OpRow): string {
+  return r.source === "request" ? `requests on ${r.mount}` : `${r.source} probes`;
+}
+
+/**
+ * Formats a report as text tables, one per source and mount; rows sorted by count.
+ * @example
+ * ```ts
+ * import { formatTable } from "./table.ts";
+ * import type { Report } from "../probes/report.ts";
+ * declare const report: Report;
+ * console.log(formatTable(report));
+ * ```
+ */
+export function formatTable(report: Report): string {
+  const groups = new Map<string, OpRow[]>();
+  for (const r of report.rows) {
+    const k = groupKey(r);
+    groups.set(k, [...(groups.get(k) ?? []), r]);
+  }
+  const out: string[] = [];
+  for (const [title, rows] of groups) {
+    out.push(`${title}:`);
+    const lines = [HEAD];
+    for (
+      const r of [...rows].sort((a, b) =>
+        b.count - a.count || a.operation.localeCompare(b.operation)
+      )
+    ) {
+      const s = summarize(r);
+      lines.push([
+        r.source === "request" ? r.operation : `${r.plugin}:${r.operation}`,
+        String(r.count),
+        String(errorCount(r)),
+        fmtNs(s.p50),
+        fmtNs(s.p90),
+        fmtNs(s.p99),
+        fmtNs(s.max),
+        fmtNs(s.mean),
+        fmtBytes(r.bytesIn + r.bytesOut),
+      ]);
+    }
+    out.push(columns(lines), "");
+    const errs = rows.filter((r) => errorCount(r) > 0).map((r) =>
+      `${r.operation} ${
+        Object.entries(r.errors).map(([e, n]) => `${errnoName(Number(e))}×${n}`).join(" ")
+      }`
+    );
+    if (errs.length) out.push(`errors: ${errs.join("; ")}`, "");
+    const flying = rows.filter((r) => r.inFlight > 0).map((r) => `${r.operation} ${r.inFlight}`);
+    if (flying.length) out.push(`in flight at stop (counted, not timed): ${flying.join(", ")}`, "");
+  }
+  if (!report.rows.length) out.push("No FUSE activity seen.", "");
+  if (report.lostEvents) out.push(`WARNING: bpftrace lost ${report.lostEvents} events`);
+  if (report.unmatched) {
+    out.push(
+      `note: ${report.unmatched} replies to requests sent before tracing began (not counted)`,
+    );
+  }
+  return out.join("\n").trimEnd();
+}
