@@ -1,9 +1,10 @@
-import { definePlugin } from "../probes/plugin.ts";
+import { definePlugin, type ProbePlugin } from "../probes/plugin.ts";
 
 /** ACCESS: permission checks */
-export default definePlugin({
+const plugin: ProbePlugin = definePlugin({
   name: "access",
   description: "ACCESS: permission checks",
   opcodes: [34],
   kernelFunctions: ["fuse_permission", "fuse_access"],
 });
+export default plugin;

@@ -1,9 +1,10 @@
-import { definePlugin } from "../probes/plugin.ts";
+import { definePlugin, type ProbePlugin } from "../probes/plugin.ts";
 
 /** FSYNC, FSYNCDIR */
-export default definePlugin({
+const plugin: ProbePlugin = definePlugin({
   name: "fsync",
   description: "FSYNC, FSYNCDIR",
   opcodes: [20, 30],
   kernelFunctions: ["fuse_fsync", "fuse_dir_fsync"],
 });
+export default plugin;

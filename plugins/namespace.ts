@@ -1,7 +1,7 @@
-import { definePlugin } from "../probes/plugin.ts";
+import { definePlugin, type ProbePlugin } from "../probes/plugin.ts";
 
 /** CREATE, MKDIR, MKNOD, SYMLINK, UNLINK, RMDIR, RENAME, RENAME2, LINK, SETATTR, TMPFILE */
-export default definePlugin({
+const plugin: ProbePlugin = definePlugin({
   name: "namespace",
   description:
     "CREATE, MKDIR, MKNOD, SYMLINK, UNLINK, RMDIR, RENAME, RENAME2, LINK, SETATTR, TMPFILE",
@@ -21,3 +21,4 @@ export default definePlugin({
     "fuse_tmpfile",
   ],
 });
+export default plugin;

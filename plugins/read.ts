@@ -1,7 +1,7 @@
-import { definePlugin } from "../probes/plugin.ts";
+import { definePlugin, type ProbePlugin } from "../probes/plugin.ts";
 
 /** READ: file data */
-export default definePlugin({
+const plugin: ProbePlugin = definePlugin({
   name: "read",
   description: "READ: file data",
   opcodes: [15],
@@ -17,3 +17,4 @@ export default definePlugin({
   ],
   daemonSymbols: ["cvmfs_read"],
 });
+export default plugin;

@@ -1,10 +1,11 @@
-import { definePlugin } from "../probes/plugin.ts";
+import { definePlugin, type ProbePlugin } from "../probes/plugin.ts";
 
 /** READDIR, READDIRPLUS */
-export default definePlugin({
+const plugin: ProbePlugin = definePlugin({
   name: "readdir",
   description: "READDIR, READDIRPLUS",
   opcodes: [28, 44],
   kernelFunctions: ["fuse_readdir"],
   daemonSymbols: ["cvmfs_readdir"],
 });
+export default plugin;

@@ -1,10 +1,11 @@
-import { definePlugin } from "../probes/plugin.ts";
+import { definePlugin, type ProbePlugin } from "../probes/plugin.ts";
 
 /** READLINK */
-export default definePlugin({
+const plugin: ProbePlugin = definePlugin({
   name: "readlink",
   description: "READLINK",
   opcodes: [5],
   kernelFunctions: ["fuse_follow_link", "fuse_get_link"],
   daemonSymbols: ["cvmfs_readlink"],
 });
+export default plugin;

@@ -1,10 +1,11 @@
-import { definePlugin } from "../probes/plugin.ts";
+import { definePlugin, type ProbePlugin } from "../probes/plugin.ts";
 
 /** RELEASE, RELEASEDIR, FLUSH */
-export default definePlugin({
+const plugin: ProbePlugin = definePlugin({
   name: "release",
   description: "RELEASE, RELEASEDIR, FLUSH",
   opcodes: [18, 29, 25],
   kernelFunctions: ["fuse_release", "fuse_dir_release", "fuse_flush"],
   daemonSymbols: ["cvmfs_release", "cvmfs_releasedir"],
 });
+export default plugin;

@@ -1,10 +1,11 @@
-import { definePlugin } from "../probes/plugin.ts";
+import { definePlugin, type ProbePlugin } from "../probes/plugin.ts";
 
 /** STATFS */
-export default definePlugin({
+const plugin: ProbePlugin = definePlugin({
   name: "statfs",
   description: "STATFS",
   opcodes: [17],
   kernelFunctions: ["fuse_statfs"],
   daemonSymbols: ["cvmfs_statfs"],
 });
+export default plugin;

@@ -1,7 +1,7 @@
-import { definePlugin } from "../probes/plugin.ts";
+import { definePlugin, type ProbePlugin } from "../probes/plugin.ts";
 
 /** WRITE: file data */
-export default definePlugin({
+const plugin: ProbePlugin = definePlugin({
   name: "write",
   description: "WRITE: file data",
   opcodes: [16],
@@ -13,3 +13,4 @@ export default definePlugin({
     "fuse_writepages",
   ],
 });
+export default plugin;

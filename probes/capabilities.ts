@@ -157,7 +157,7 @@ export function fuseFunctions(tracefs: string): string[] {
  * Probes this machine. Mounts tracefs when it is missing (root only).
  * @throws {UsageError} when bpftrace is missing or too old
  */
-export function detectCapabilities(bin = findBpftrace()): Capabilities {
+export function detectCapabilities(bin: string = findBpftrace()): Capabilities {
   const version = bpftraceVersion(bin);
   const tracefs = ensureTracefs();
   const info = run(bin, ["--info"]).out;

@@ -207,7 +207,7 @@ export function readCsv(text: string, file: string): Report {
 }
 
 /** `fusetrace_YYYYmmdd-HHMMSS.csv` for a date (local time). */
-export function defaultCsvName(d = new Date()): string {
+export function defaultCsvName(d: Date = new Date()): string {
   const p = (n: number) => String(n).padStart(2, "0");
   return `fusetrace_${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${
     p(d.getMinutes())

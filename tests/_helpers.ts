@@ -1,0 +1,64 @@
+/** Shared test helpers. */
+import { deepStrictEqual as assertEquals } from "node:assert/strict";
+
+export {
+  deepStrictEqual as assertEquals,
+  match as assertMatch,
+  ok as assert,
+  rejects as assertRejects,
+  throws as assertThrows,
+} from "node:assert/strict";
+import { mountSquashfs, type SquashMount, type TreeShape } from "../demo/squashfs.ts";
+
+const root = new URL("..", import.meta.url).pathname;
+
+/** Compares `actual` with a golden file; UPDATE_GOLDEN=1 rewrites it. */
+export function assertGolden(name: string, actual: string): void {
+  const path = `${root}tests/testdata/golden/${name}`;
+  if (Deno.env.get("UPDATE_GOLDEN")) {
+    Deno.writeTextFileSync(path, actual);
+    return;
+  }
+  assertEquals(actual, Deno.readTextFileSync(path), `golden ${name}`);
+}
+
+/** Result of a CLI run. */
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `deno run -A cli.ts …args` and collects its output. */
+export async function runCli(
+  args: string[],
+  opts: { env?: Record<string, string>; cwd?: string; uid?: number } = {},
+): Promise<CliResult> {
+  const cmd = opts.uid !== undefined
+    ? ["setpriv", `--reuid=${opts.uid}`, "--regid=65534", "--clear-groups", Deno.execPath()]
+    : [Deno.execPath()];
+  const o = await new Deno.Command(cmd[0]!, {
+    args: [...cmd.slice(1), "run", "-A", "--cached-only", `${root}cli.ts`, ...args],
+    cwd: opts.cwd ?? root,
+    env: { NO_COLOR: "1", ...opts.env },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: o.code, stdout: dec.decode(o.stdout), stderr: dec.decode(o.stderr) };
+}
+
+/** Runs `fn` with a fresh squashfuse mount of a generated tree; always unmounts. */
+export async function withSquashfs<T>(
+  shape: TreeShape,
+  fn: (m: SquashMount) => Promise<T>,
+): Promise<T> {
+  const m = await mountSquashfs(shape);
+  try {
+    return await fn(m);
+  } finally {
+    await m.close();
+  }
+}
+
+export { root };

@@ -1,0 +1,58 @@
+import { builtinPlugins } from "../plugins/mod.ts";
+import { assert, assertEquals, assertMatch, runCli } from "./_helpers.ts";
+
+/** One line on stderr, exit 2, no stack trace, nothing on stdout. */
+function assertUsageError(r: { code: number; stdout: string; stderr: string }, re: RegExp) {
+  assertEquals(r.code, 2, r.stderr);
+  assertEquals(r.stderr.trimEnd().split("\n").length, 1, r.stderr);
+  assertMatch(r.stderr, re);
+  assert(!/\bat .*:\d+:\d+/.test(r.stderr), "no stack trace");
+  assertEquals(r.stdout, "");
+}
+
+Deno.test("bad input: one line, exit 2", async () => {
+  const names = builtinPlugins.map((p) => p.name).join(", ");
+  assertUsageError(
+    await runCli(["trace", "--plugins", "lookup,nosuch"]),
+    new RegExp(`Unknown plugin "nosuch"; valid plugins: ${names}`),
+  );
+  assertUsageError(await runCli(["trace", "-d", "10 parsecs"]), /Invalid duration "10 parsecs"/);
+  assertUsageError(await runCli(["trace", "-d", "-5s"]), /Invalid duration|option/);
+  assertUsageError(await runCli(["trace", "-i", "0"]), /Invalid interval "0"/);
+  assertUsageError(await runCli(["trace", "--pid", "abc"]), /Invalid pid "abc"/);
+  assertUsageError(await runCli(["trace", "--source", "magic"]), /Unknown source "magic"/);
+  assertUsageError(await runCli(["trace", "-m", "/nonexistent/x"]), /Cannot read mount/);
+  assertUsageError(await runCli(["trace", "-m", "/tmp"]), /"\/tmp" is not on a FUSE mount/);
+  assertUsageError(await runCli(["trace", "--bogus"]), /unknown option '--bogus'/);
+  assertUsageError(await runCli(["nosuchcommand"]), /unknown command/);
+  assertUsageError(
+    await runCli(["trace"], { env: { FUSETRACE_BPFTRACE: "/nonexistent/bpftrace" } }),
+    /FUSETRACE_BPFTRACE="\/nonexistent\/bpftrace" is not executable/,
+  );
+  assertUsageError(
+    await runCli(["trace"], { env: { PATH: "/nonexistent" } }),
+    /bpftrace not found on PATH; install it: apt-get install bpftrace .* dnf install bpftrace/,
+  );
+});
+
+Deno.test("non-root: one line, exit 2", async () => {
+  const home = Deno.makeTempDirSync();
+  Deno.chmodSync(home, 0o777);
+  const r = await runCli(["trace", "-d", "1s"], {
+    uid: 65534,
+    env: { DENO_DIR: home, HOME: home },
+  });
+  Deno.removeSync(home, { recursive: true });
+  assertUsageError(r, /needs root/);
+});
+
+Deno.test("--list-plugins and --print-program", async () => {
+  const l = await runCli(["trace", "--list-plugins"]);
+  assertEquals(l.code, 0);
+  assertEquals(l.stdout.trim().split("\n").length, builtinPlugins.length);
+  const p = await runCli(["trace", "--print-program", "--plugins", "lookup", "-d", "5s"]);
+  assertEquals(p.code, 0, p.stderr);
+  assert(p.stdout.includes("tracepoint:fuse:fuse_request_send"));
+  assert(p.stdout.includes("interval:ms:5000 { exit(); }"));
+  assert(p.stdout.includes("$m = (uint64)0x2;"), "LOOKUP only");
+});

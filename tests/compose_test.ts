@@ -1,0 +1,97 @@
+import { compose, type ComposeOptions, type KernelFunction } from "../probes/compose.ts";
+import { detectCapabilities, findBpftrace, type Version } from "../probes/capabilities.ts";
+import { resolveKernelFunctions } from "../probes/sources.ts";
+import { builtinPlugins, lookup, read } from "../plugins/mod.ts";
+import { definePlugin } from "../probes/plugin.ts";
+import { assert, assertEquals, assertGolden, assertThrows } from "./_helpers.ts";
+
+const VERSIONS: Version[] = [[0, 16, 0], [0, 17, 0], [0, 19, 0], [0, 20, 0], [0, 22, 0], [
+  0,
+  24,
+  0,
+], [0, 26, 0]];
+const FUNCS: KernelFunction[] = [
+  { plugin: "lookup", name: "fuse_lookup", symbol: "fuse_lookup" },
+  { plugin: "read", name: "fuse_file_read_iter", symbol: "fuse_file_read_iter.isra.0" },
+];
+
+const variants: Record<string, Omit<ComposeOptions, "version">> = {
+  all: { plugins: builtinPlugins },
+  filtered: {
+    plugins: [lookup, read],
+    known: builtinPlugins,
+    connections: [39, 41],
+    pid: 1234,
+    comm: "python3",
+    durationMs: 10_000,
+    intervalMs: 1000,
+  },
+  kprobe: { plugins: [lookup, read], known: builtinPlugins, kernelFunctions: FUNCS },
+  fentry: { plugins: [lookup, read], known: builtinPlugins, kernelFunctions: FUNCS, fentry: true },
+};
+
+for (const v of VERSIONS) {
+  Deno.test(`golden programs for bpftrace ${v.join(".")}`, () => {
+    for (const [name, o] of Object.entries(variants)) {
+      assertGolden(`${name}-${v.join(".")}.bt`, compose({ version: v, ...o }).program);
+    }
+  });
+}
+
+Deno.test("opcode ownership: other takes what no plugin claims, duplicates are refused", () => {
+  const c = compose({ version: [0, 17, 0], plugins: builtinPlugins });
+  assertEquals(c.opcodePlugin.get(1), "lookup");
+  assertEquals(c.opcodePlugin.get(44), "readdir");
+  assertEquals(c.opcodePlugin.get(39), undefined); // IOCTL → other
+  assertEquals(c.otherPlugin, "other");
+  assert(!c.program.includes("$m ="), "all opcodes traced: no opcode filter");
+  const dup = definePlugin({ name: "dup", description: "x", opcodes: [1] });
+  assertThrows(() => compose({ version: [0, 17, 0], plugins: [lookup, dup] }), /both claim/);
+});
+
+Deno.test("definePlugin rejects bad names and attach points", () => {
+  assertThrows(() => definePlugin({ name: "Bad", description: "", opcodes: [1] }), TypeError);
+  assertThrows(() => definePlugin({ name: "x", description: "" }), /traces nothing/);
+  assertThrows(
+    () =>
+      definePlugin({
+        name: "x",
+        description: "",
+        probes: [{ operation: "a", enter: 'kprobe:f; system("x")', exit: "kretprobe:f" }],
+      }),
+    /invalid attach point/,
+  );
+});
+
+/** bpftrace's dry run: parse, semantic analysis and code generation, no attaching. */
+async function dryRun(program: string): Promise<{ ok: boolean; err: string }> {
+  const file = Deno.makeTempFileSync({ suffix: ".bt" });
+  Deno.writeTextFileSync(file, program);
+  const o = await new Deno.Command(findBpftrace(), {
+    args: ["-d", file],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  Deno.removeSync(file);
+  return { ok: o.success, err: new TextDecoder().decode(o.stderr) };
+}
+
+Deno.test("every program variant compiles with this machine's bpftrace (dry run)", async () => {
+  const caps = detectCapabilities();
+  const here = resolveKernelFunctions(builtinPlugins, caps.functions);
+  assert(here.found.length > 10, "this kernel's fuse functions resolve");
+  const all: Record<string, Omit<ComposeOptions, "version">> = {
+    ...variants,
+    "kprobe-all-here": { plugins: builtinPlugins, kernelFunctions: here.found },
+  };
+  delete all.fentry; // kfunc programs need fentry support to compile: golden text only
+  for (const [name, o] of Object.entries(all)) {
+    const r = await dryRun(compose({ version: [0, 17, 0], ...o }).program);
+    assert(r.ok, `${name} does not compile:\n${r.err}`);
+  }
+  console.log(
+    `note: kprobe programs compiled only; this machine has ${
+      caps.kprobes ? "" : "no "
+    }kprobes and ${caps.fentry ? "" : "no "}fentry, so they could not be attached here`,
+  );
+});

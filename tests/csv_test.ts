@@ -1,0 +1,64 @@
+import { compose } from "../probes/compose.ts";
+import { decodeRecorded } from "../probes/decode.ts";
+import { UsageError } from "../probes/errors.ts";
+import { builtinPlugins } from "../plugins/mod.ts";
+import { COLUMNS, defaultCsvName, readCsv, writeCsv } from "../reporters/csv.ts";
+import { assertEquals, assertThrows, root } from "./_helpers.ts";
+
+const report = decodeRecorded(
+  Deno.readTextFileSync(`${root}tests/testdata/recorded-0.17.ndjson`),
+  {
+    composed: compose({ version: [0, 17, 0], plugins: builtinPlugins }),
+    mountOf: () => '/mnt/a, with "quotes"',
+    meta: {
+      host: "h",
+      kernel: "6.18",
+      tool: "fusetrace 0.1.0",
+      bpftrace: "0.17.0",
+      start: "2026-11-29T00:00:00.000Z",
+      durationS: 1.5,
+    },
+  },
+);
+
+Deno.test("CSV round-trips a report exactly", () => {
+  const text = writeCsv(report);
+  const back = readCsv(text, "a.csv");
+  assertEquals(back.meta, report.meta);
+  assertEquals(back.rows, report.rows);
+  assertEquals(writeCsv(back), text);
+});
+
+Deno.test("an empty run still writes its metadata", () => {
+  const back = readCsv(writeCsv({ ...report, rows: [] }), "e.csv");
+  assertEquals(back.rows, []);
+  assertEquals(back.meta.host, "h");
+});
+
+Deno.test("malformed CSV files are rejected with file:line and reason", () => {
+  const good = writeCsv(report).split("\n");
+  const cases: [string, RegExp][] = [
+    ["", /^x\.csv: empty file$/],
+    ["a,b,c\n1,2,3\n", /^x\.csv:1: not a fusetrace CSV header/],
+    [`${good[0]}\n${good[1]}\n1,2\n`, /^x\.csv:3: expected 27 columns, found 2$/],
+    [`${good[0]}\n${good[1]!.replace("fusetrace-1", "fusetrace-9")}\n`, /^x\.csv:2: schema/],
+    [`${good[0]}\n${good[1]!.replace(/,request,/, ",bogus,")}\n`, /x\.csv:2: unknown source/],
+    [
+      `${good[0]}\n${good[1]!.replace(/,(\d+),(\d+),0,/, ",many,$2,0,")}\n`,
+      /x\.csv:2: count "many"/,
+    ],
+    [`${good[0]}\n"unterminated\n`, /^x\.csv:\d+: /],
+    [`${good[0]}\n`, /^x\.csv: no data rows$/],
+  ];
+  for (const [text, re] of cases) {
+    assertThrows(
+      () => readCsv(text, "x.csv"),
+      (e: Error) => e instanceof UsageError && re.test(e.message),
+    );
+  }
+  assertEquals(COLUMNS.length, 27);
+});
+
+Deno.test("default CSV name is fusetrace_YYYYmmdd-HHMMSS.csv", () => {
+  assertEquals(defaultCsvName(new Date(2026, 10, 29, 7, 5, 9)), "fusetrace_20261129-070509.csv");
+});

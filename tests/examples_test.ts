@@ -1,0 +1,50 @@
+import { assert, assertEquals, root, withSquashfs } from "./_helpers.ts";
+
+/** Runs an example; `work` starts once it printed "attached". */
+async function example(args: string[], work: () => Promise<unknown>) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", ...args],
+    cwd: root,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const out = new Response(child.stdout).text();
+  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let err = "";
+  while (!err.includes("attached")) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    err += value;
+  }
+  await work();
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    err += value;
+  }
+  const status = await child.status;
+  assertEquals(status.code, 0, err);
+  return JSON.parse(await out);
+}
+
+Deno.test("examples/p99_lookup.ts reads the p99 of LOOKUP as a typed value", async () => {
+  await withSquashfs({ dirs: 2, subdirs: 2, filesPerDir: 5 }, async (m) => {
+    const r = await example(["examples/p99_lookup.ts", m.mountPoint, "2"], async () => {
+      for (const f of m.layout.files) await Deno.stat(`${m.mountPoint}/${f}`);
+    });
+    assertEquals(r.lookups, 20 + 6);
+    assert(r.p99_ns > 0 && r.p99_ns < 1e9, JSON.stringify(r));
+  });
+});
+
+Deno.test("examples/custom_plugin.ts composes a script-defined plugin with built-ins", async () => {
+  await withSquashfs({ dirs: 1, subdirs: 1, filesPerDir: 4 }, async (m) => {
+    const r = await example(["examples/custom_plugin.ts", m.mountPoint, "2", "stat"], async () => {
+      for (const f of m.layout.files) {
+        await new Deno.Command("stat", { args: [`${m.mountPoint}/${f}`], stdout: "null" }).output();
+      }
+    });
+    assertEquals(r.statx, 4, "one statx() per stat(1) run");
+    assert(r.p50_ns > 0);
+  });
+});

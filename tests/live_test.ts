@@ -1,0 +1,178 @@
+/**
+ * Live tests: the real bpftrace against real squashfuse mounts set up here, exact request counts.
+ */
+import { fileSize } from "../demo/squashfs.ts";
+import { walkStatRead } from "../demo/workload.ts";
+import { prepare, run, type TraceOptions } from "../probes/runner.ts";
+import { findRow, type Report } from "../probes/report.ts";
+import { readCsv } from "../reporters/csv.ts";
+import { assert, assertEquals, root, runCli, withSquashfs } from "./_helpers.ts";
+
+const SHAPE = { dirs: 2, subdirs: 3, filesPerDir: 10 }; // 60 files, 8 directories + root
+
+/** Traces while `work` runs, then stops the trace. */
+async function traced(o: TraceOptions, work: () => Promise<unknown>): Promise<Report> {
+  const ac = new AbortController();
+  let done: Promise<unknown> | undefined;
+  const report = await run(prepare(o), {
+    signal: ac.signal,
+    onReady: () => {
+      done = work().finally(() => ac.abort());
+    },
+  });
+  await done;
+  return report;
+}
+
+function counts(r: Report, mount: string): Record<string, number> {
+  return Object.fromEntries(
+    r.rows.filter((x) => x.mount === mount).map((x) => [x.operation, x.count]),
+  );
+}
+
+Deno.test("exact per-opcode counts for walk + stat + read on a fresh squashfuse mount", async () => {
+  await withSquashfs(SHAPE, async (m) => {
+    const r = await traced({ mounts: [m.mountPoint] }, () => walkStatRead(m.mountPoint));
+    const c = counts(r, m.mountPoint);
+    const files = m.layout.files.length;
+    const dirs = m.layout.dirs.length;
+    assertEquals(files, 60);
+    assertEquals(c.LOOKUP, files + dirs, "one LOOKUP per entry (cached afterwards)");
+    assertEquals(c.OPEN, files);
+    assertEquals(c.READ, files, "files ≤ 12 KiB are read in one request");
+    assertEquals(c.RELEASE, files);
+    assertEquals(c.OPENDIR, dirs + 1);
+    assertEquals(c.RELEASEDIR, dirs + 1);
+    const read = findRow(r, { operation: "READ", mount: m.mountPoint })!;
+    const bytes = m.layout.files.reduce((s, _, i) => s + fileSize(i), 0);
+    assertEquals(read.bytesOut, bytes, "READ reply payload = bytes of the files");
+    assertEquals(read.plugin, "read");
+    const flush = findRow(r, { operation: "FLUSH" });
+    assertEquals(flush?.errors, { 38: 1 }, "squashfuse answers the first FLUSH with ENOSYS");
+    for (const row of r.rows) {
+      assertEquals(row.inFlight, 0);
+      if (row.operation !== "FORGET") {
+        assert(row.minNs > 0 && row.minNs <= row.maxNs, `${row.operation} min/max`);
+        assert(row.sumNs >= row.minNs * (row.count - row.inFlight), `${row.operation} sum`);
+      }
+    }
+    assertEquals(r.lostEvents, 0);
+  });
+});
+
+Deno.test("mount, comm and plugin filters: only what was asked for is counted", async () => {
+  await withSquashfs(SHAPE, async (a) => {
+    await withSquashfs(SHAPE, async (b) => {
+      const f = m_file(0);
+      const cat = (p: string) => new Deno.Command("cat", { args: [p], stdout: "null" }).output();
+      const r = await traced(
+        { mounts: [a.mountPoint], comm: "cat", plugins: ["lookup", "open", "read"] },
+        async () => {
+          await cat(`${a.mountPoint}/${f}`);
+          await cat(`${b.mountPoint}/${f}`);
+          await Deno.readFile(`${a.mountPoint}/${m_file(1)}`);
+        },
+      );
+      assertEquals(counts(r, b.mountPoint), {});
+      assertEquals(counts(r, a.mountPoint), { LOOKUP: 3, OPEN: 1, READ: 1 });
+      assertEquals(new Set(r.rows.map((x) => x.plugin)), new Set(["lookup", "open", "read"]));
+    });
+  });
+});
+
+function m_file(i: number): string {
+  return `pkg0/lib0/mod${i}.py`;
+}
+
+Deno.test("a crash of the traced daemon loses nothing already counted", async () => {
+  await withSquashfs(SHAPE, async (m) => {
+    const r = await traced({ mounts: [m.mountPoint], plugins: ["lookup"] }, async () => {
+      for (let i = 0; i < 5; i++) await Deno.stat(`${m.mountPoint}/pkg0/lib0/mod${i}.py`);
+      m.daemon.kill("SIGKILL");
+      await m.daemon.status;
+      await Deno.stat(`${m.mountPoint}/pkg1`).catch(() => undefined);
+    });
+    assertEquals(counts(r, m.mountPoint).LOOKUP, 7); // pkg0, lib0, 5 files
+  });
+});
+
+/** Starts the CLI and waits until it says the probes are attached. */
+async function spawnTrace(args: string[]) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${root}cli.ts`, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stdout = new Response(child.stdout).text();
+  const err = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let stderr = "";
+  while (!stderr.includes("Hit Ctrl-C to end.")) {
+    const { value, done } = await err.read();
+    if (done) break;
+    stderr += value;
+  }
+  const rest = (async () => {
+    for (;;) {
+      const { value, done } = await err.read();
+      if (done) return stderr;
+      stderr += value;
+    }
+  })();
+  return {
+    child,
+    stderr,
+    finish: async () => ({ status: await child.status, stdout: await stdout, stderr: await rest }),
+  };
+}
+
+Deno.test("CLI: --duration, --interval -T, --csv; Ctrl-C still writes the CSV", async () => {
+  await withSquashfs(SHAPE, async (m) => {
+    const dir = Deno.makeTempDirSync();
+    // Interval run with a duration.
+    const t1 = await spawnTrace([
+      "trace",
+      "-m",
+      m.mountPoint,
+      "--duration",
+      "3s",
+      "--interval",
+      "1s",
+      "-T",
+      "--csv",
+      `${dir}/i.csv`,
+    ]);
+    await walkStatRead(m.mountPoint);
+    const out = await t1.finish();
+    assertEquals(out.status.code, 0, out.stderr);
+    assert(/^\d\d:\d\d:\d\d$/m.test(out.stdout), "timestamped interval reports");
+    const total = readCsv(Deno.readTextFileSync(`${dir}/i.csv`), "i.csv");
+    assertEquals(findRow(total, { operation: "OPEN" })?.count, 60);
+
+    // Until Ctrl-C.
+    const t2 = await spawnTrace(["trace", "-m", m.mountPoint, "--csv", `${dir}/c.csv`]);
+    assert(t2.stderr.includes(`Tracing FUSE requests on ${m.mountPoint}`), t2.stderr);
+    for (const f of m.layout.files.slice(0, 7)) await Deno.readFile(`${m.mountPoint}/${f}`);
+    t2.child.kill("SIGINT");
+    const o2 = await t2.finish();
+    assertEquals(o2.status.code, 0, o2.stderr);
+    assert(o2.stdout.includes("RELEASE"), o2.stdout);
+    const c = readCsv(Deno.readTextFileSync(`${dir}/c.csv`), "c.csv");
+    assertEquals(findRow(c, { operation: "OPEN" })?.count, 7, "page cache: OPEN again, no READ");
+    Deno.removeSync(dir, { recursive: true });
+  });
+});
+
+Deno.test("every program variant of this machine attaches and runs", async () => {
+  for (
+    const args of [
+      ["trace", "-d", "300ms"],
+      ["trace", "-d", "300ms", "--plugins", "lookup,getattr", "--pid", "1", "--comm", "x"],
+      ["trace", "-d", "1200ms", "-i", "500ms", "--plugins", "other,forget"],
+      ["trace", "-d", "300ms", "--source", "request", "--hist"],
+    ]
+  ) {
+    const r = await runCli(args);
+    assertEquals(r.code, 0, `${args.join(" ")}: ${r.stderr}`);
+    assert(r.stderr.includes("Hit Ctrl-C to end."), r.stderr);
+  }
+});
