@@ -120,6 +120,68 @@ program.command("trace")
     }
   });
 
+function pair(text: string, what: string): [number, number] {
+  const m = /^(\d+(?:\.\d+)?),(\d+(?:\.\d+)?)$/.exec(text.trim());
+  if (!m || Number(m[1]) > Number(m[2])) {
+    throw new UsageError(
+      `Invalid ${what} "${text}": expected LOW,HIGH with LOW ≤ HIGH, e.g. 100,500`,
+    );
+  }
+  return [Number(m[1]), Number(m[2])];
+}
+
+program.command("diff")
+  .description("Compare two runs (fusetrace CSV or the original ADDR,FUNC,COUNT files)")
+  .argument("<a>", "first run (baseline)")
+  .argument("<b>", "second run")
+  .option("--only-changed", "hide rows without any change")
+  .option("--top <n>", "show only the N largest changes")
+  .addOption(new Option("--fail-on <class>", "exit 1 when a row reaches this class").choices(
+    ["yellow", "blue"] as const,
+  ))
+  .addOption(
+    new Option("--format <fmt>", "output format").choices(["table", "csv", "json"] as const)
+      .default("table" as const),
+  )
+  .addOption(
+    new Option("--color <when>", "colour the table").choices(["auto", "always", "never"] as const)
+      .default("auto" as const),
+  )
+  .option("--count-abs <low,high>", "absolute count thresholds", "100,500")
+  .option("--count-rel <low,high>", "relative count thresholds, %", "10,25")
+  .option("--latency-rel <low,high>", "relative p50/p99 thresholds, %", "10,25")
+  .action(async (a, b, o) => {
+    const { loadRun } = await import("./reporters/legacy.ts");
+    const { compareReports, DEFAULT_THRESHOLDS, legend } = await import("./reporters/diff.ts");
+    const render = await import("./reporters/diff_render.ts");
+    const t = {
+      ...DEFAULT_THRESHOLDS,
+      countAbs: pair(o.countAbs, "--count-abs"),
+      countRel: pair(o.countRel, "--count-rel"),
+      latencyRel: pair(o.latencyRel, "--latency-rel"),
+    };
+    const top = o.top ? parsePositiveInt(o.top, "--top") : undefined;
+    const ra = loadRun(a);
+    const rb = loadRun(b);
+    if (Deno.realPathSync(a) === Deno.realPathSync(b)) {
+      throw new UsageError(`"${a}" and "${b}" are the same file`);
+    }
+    let rows = compareReports(ra, rb, t);
+    if (o.onlyChanged) rows = rows.filter((r) => r.delta !== 0 || r.latencySignificant);
+    if (top) rows = rows.slice(0, top);
+    const color = o.color === "always" ||
+      (o.color === "auto" && Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR"));
+    if (o.format === "json") console.log(render.formatDiffJson(rows));
+    else if (o.format === "csv") {
+      Deno.stdout.writeSync(new TextEncoder().encode(render.formatDiffCsv(rows)));
+    } else console.log(render.formatDiffTable(rows, legend(t), color));
+    const rank = { green: 0, blue: 1, yellow: 2 };
+    if (o.failOn && rows.some((r) => rank[r.class] >= rank[o.failOn!])) {
+      console.error(`fusetrace: a change reached ${o.failOn}`);
+      exitCode = 1;
+    }
+  });
+
 program.command("demo")
   .description("Trace a built-in workload on a generated squashfs image (installs what is missing)")
   .option("--files <n>", "files in the generated tree", "2400")
@@ -129,11 +191,13 @@ program.command("demo")
     await runDemo({ files: parsePositiveInt(o.files, "files"), csv: o.csv });
   });
 
+let exitCode = 0;
+
 /** Runs the CLI with `args`; returns the exit status (2 for usage errors). */
 export async function main(args: string[]): Promise<number> {
   try {
     await program.parseAsync(args, { from: "user" });
-    return 0;
+    return exitCode;
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.code === "commander.helpDisplayed" || e.code === "commander.version") return 0;

@@ -28,3 +28,5 @@ export * from "./plugins/mod.ts";
 export * from "./reporters/table.ts";
 export * from "./reporters/histogram.ts";
 export * from "./reporters/csv.ts";
+export * from "./reporters/diff.ts";
+export * from "./reporters/legacy.ts";

@@ -1,0 +1,72 @@
+/**
+ * The original tool's files (cvmfs_fuse_perf's fuse_calls_count_csv.py): header `ADDR,FUNC,COUNT`,
+ * decimal addresses, no extension. Read as a `Report` of kernel-function counts, so `diff` can
+ * compare them with each other or, by function name, with fusetrace's own CSV.
+ * @module
+ */
+import { parse } from "csv-parse/sync";
+import { UsageError } from "../probes/errors.ts";
+import { emptyRow, type Report } from "../probes/report.ts";
+import { isFusetraceCsv, readCsv } from "./csv.ts";
+
+/** The tool name a legacy file's report carries in its metadata. */
+export const LEGACY_TOOL = "fuse_calls_count";
+
+/**
+ * Parses an `ADDR,FUNC,COUNT` file.
+ * @throws {UsageError} `file:line: reason`
+ */
+export function readLegacy(text: string, file: string): Report {
+  let records: { record: string[]; info: { lines: number } }[];
+  try {
+    records = parse(text, {
+      info: true,
+      relax_column_count: true,
+      skip_empty_lines: true,
+    }) as unknown as typeof records;
+  } catch (e) {
+    throw new UsageError(`${file}:${(e as { lines?: number }).lines ?? 1}: malformed CSV`);
+  }
+  const rows = new Map<string, ReturnType<typeof emptyRow>>();
+  for (const { record, info } of records.slice(1)) {
+    const at = `${file}:${info.lines}`;
+    if (record.length !== 3) {
+      throw new UsageError(`${at}: expected 3 columns, found ${record.length}`);
+    }
+    const [addr, func, count] = record as [string, string, string];
+    if (!/^\d+$/.test(addr)) throw new UsageError(`${at}: ADDR "${addr}" is not a decimal address`);
+    if (!/^\d+$/.test(count)) throw new UsageError(`${at}: COUNT "${count}" is not a number`);
+    if (!func) throw new UsageError(`${at}: empty FUNC`);
+    const row = rows.get(func) ??
+      emptyRow({ source: "kernel", mount: "-", plugin: "-", operation: func });
+    row.count += Number(count);
+    rows.set(func, row);
+  }
+  return {
+    meta: { host: "", kernel: "", tool: LEGACY_TOOL, bpftrace: "", start: "", durationS: 0 },
+    rows: [...rows.values()],
+    lostEvents: 0,
+    unmatched: 0,
+  };
+}
+
+/**
+ * Reads a run from a file: a fusetrace CSV or an original `ADDR,FUNC,COUNT` file.
+ * @throws {UsageError} naming the file (and line) on anything unreadable or malformed
+ */
+export function loadRun(file: string): Report {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(file);
+  } catch (e) {
+    const why = e instanceof Deno.errors.NotFound ? "no such file" : (e as Error).message;
+    throw new UsageError(`${file}: cannot read: ${why.split(",")[0]}`);
+  }
+  if (!text.trim()) throw new UsageError(`${file}: empty file`);
+  if (isFusetraceCsv(text)) return readCsv(text, file);
+  if (/^ADDR,FUNC,COUNT\r?\n/.test(text)) return readLegacy(text, file);
+  const head = text.split("\n")[0]!.slice(0, 40);
+  throw new UsageError(
+    `${file}:1: unknown header "${head}" (expected a fusetrace CSV or ADDR,FUNC,COUNT)`,
+  );
+}
