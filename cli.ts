@@ -182,6 +182,57 @@ program.command("diff")
     }
   });
 
+program.command("count")
+  .description("Count calls of every fuse kernel function (kprobes), like fuse_calls_count")
+  .option("-r, --regex <re>", "only functions matching this regular expression")
+  .option("-d, --duration <time>", "stop after this time (else Ctrl-C)")
+  .option("--csv [file]", "write the counts as CSV (default fusetrace_YYYYmmdd-HHMMSS.csv)")
+  .action(async (o) => {
+    const { prepareCount } = await import("./probes/runner.ts");
+    const { formatCounts } = await import("./reporters/table.ts");
+    const durationMs = o.duration ? parseDurationMs(o.duration) : undefined;
+    const csv = o.csv === true ? defaultCsvName() : o.csv;
+    let p;
+    try {
+      p = prepareCount({
+        ...(o.regex ? { regex: o.regex } : {}),
+        ...(durationMs ? { durationMs } : {}),
+      });
+    } catch (e) {
+      if (!(e instanceof UsageError) || !e.message.startsWith("kprobes are not available")) throw e;
+      console.error(
+        `fusetrace: ${e.message.split(";")[0]}; counting FUSE requests per opcode instead`,
+      );
+      p = prepare({ sources: ["request"], ...(durationMs ? { durationMs } : {}) });
+    }
+    const ac = new AbortController();
+    const unlisten = abortOnSignals(ac);
+    try {
+      const report = await run(p, {
+        signal: ac.signal,
+        onReady: () => console.error("Counting... Hit Ctrl-C to end."),
+      });
+      console.log(formatCounts(report));
+      if (csv) {
+        writeFileAtomic(csv, writeCsv(report));
+        console.error(`CSV written to ${csv}`);
+      }
+    } finally {
+      unlisten();
+    }
+  });
+
+program.command("doctor")
+  .description("Check what this machine can trace; exit 0 when tracing is possible, 1 when not")
+  .action(async () => {
+    const { diagnoseMounts, formatDiagnosis } = await import("./probes/doctor.ts");
+    const { detectCapabilities, findBpftrace } = await import("./probes/capabilities.ts");
+    const bin = findBpftrace();
+    const { text, ok } = formatDiagnosis(detectCapabilities(bin), bin, diagnoseMounts());
+    console.log(text);
+    if (!ok) exitCode = 1;
+  });
+
 program.command("demo")
   .description("Trace a built-in workload on a generated squashfs image (installs what is missing)")
   .option("--files <n>", "files in the generated tree", "2400")

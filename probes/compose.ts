@@ -284,3 +284,43 @@ function aggregate(key: string): string[] {
     `@max[${key}] = max($d);`,
   ];
 }
+
+/** What to count with {@link composeCount}. */
+export interface CountOptions {
+  version: Version;
+  /** Kernel function symbols to count (kprobes). */
+  functions: readonly string[];
+  durationMs?: number;
+  watchPid?: number;
+}
+
+/**
+ * The original fuse_calls_count: one kprobe per function, calls counted in the kernel by probe
+ * name. No cap on the number of functions (the original's map held 256).
+ * @throws {TypeError} when there is no function to count
+ */
+export function composeCount(o: CountOptions): Composed {
+  if (!o.functions.length) throw new TypeError("No kernel function matches");
+  const keys = Math.max(4096, o.functions.length * 2);
+  const out: string[] = [];
+  if (versionAtLeast(o.version, [0, 20, 0])) out.push(`config = { max_map_keys = ${keys} }`, "");
+  out.push(
+    o.functions.map((f) => `kprobe:${f}`).join(",\n"),
+    "{",
+    "  @calls[probe] = count();",
+    "}",
+    "",
+  );
+  if (o.watchPid !== undefined) {
+    out.push(`tracepoint:sched:sched_process_exit /tid == ${o.watchPid}/ { exit(); }`, "");
+  }
+  if (o.durationMs) out.push(`interval:ms:${o.durationMs} { exit(); }`, "");
+  out.push(`END`, "{", `  printf("${END_MARK}\\n");`, "}");
+  return {
+    program: out.join("\n") + "\n",
+    env: { BPFTRACE_MAP_KEYS_MAX: String(keys), BPFTRACE_MAX_MAP_KEYS: String(keys) },
+    table: [],
+    opcodePlugin: new Map(),
+    countsUnmatched: false,
+  };
+}

@@ -135,6 +135,15 @@ export class Decoder {
       const r = row(s!, c!, op!);
       r.errors[errno!] = (r.errors[errno!] ?? 0) + n;
     });
+    const calls = this.#maps.get("@calls");
+    if (calls && typeof calls === "object") {
+      for (const [probe, n] of Object.entries(calls)) {
+        const fn = probe.replace(/^(kprobe|kfunc|fentry):/, "");
+        const r = emptyRow({ source: "kernel", mount: "-", plugin: "count", operation: fn });
+        r.count = Number(n);
+        rows.set(rowKey(r), r);
+      }
+    }
     if (final) {
       for (const key of this.#inFlight) {
         const r = row(1, Math.floor(key / 64), key % 64);

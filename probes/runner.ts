@@ -13,7 +13,7 @@ import {
   isRoot,
   parseVersion,
 } from "./capabilities.ts";
-import { compose, type Composed } from "./compose.ts";
+import { compose, composeCount, type Composed } from "./compose.ts";
 import { Decoder } from "./decode.ts";
 import { UsageError } from "./errors.ts";
 import { fuseMounts, type MountInfo, resolveMount } from "./mounts.ts";
@@ -260,4 +260,53 @@ export async function run(p: Prepared, o: TraceOptions = {}): Promise<Report> {
   const report = decoder.finish();
   report.meta = { ...meta, durationS: (Date.now() - start.getTime()) / 1000 };
   return report;
+}
+
+/** What to count with {@link prepareCount}. */
+export interface CountTraceOptions {
+  /** Regular expression the function names must match (default: every fuse/cuse function). */
+  regex?: string;
+  durationMs?: number;
+  capabilities?: Capabilities;
+}
+
+/**
+ * Prepares the original fuse_calls_count: every traceable fuse kernel function (or those matching
+ * `regex`), counted with kprobes.
+ * @throws {UsageError} on a bad regex, no match, no kprobes (naming the fallback)
+ */
+export function prepareCount(o: CountTraceOptions = {}): Prepared {
+  let re: RegExp | undefined;
+  try {
+    re = o.regex ? new RegExp(o.regex) : undefined;
+  } catch {
+    throw new UsageError(`Invalid regular expression "${o.regex}"`);
+  }
+  if (!o.capabilities && !isRoot()) {
+    throw new UsageError("fusetrace needs root (or CAP_BPF and CAP_PERFMON) to run bpftrace");
+  }
+  const bin = findBpftrace();
+  const caps = o.capabilities ?? detectCapabilities(bin);
+  if (!caps.kprobes) {
+    throw new UsageError(
+      `kprobes are not available on this kernel (${caps.kernel}); ` +
+        "count FUSE requests per opcode instead: fusetrace trace --source request",
+    );
+  }
+  const functions = caps.functions.filter((f) => !re || re.test(f));
+  if (!functions.length) throw new UsageError(`No fuse kernel function matches "${o.regex}"`);
+  return {
+    bin,
+    caps,
+    sources: { request: false, kernel: true, fentry: false },
+    plugins: [],
+    mounts: [],
+    composed: composeCount({
+      version: parseVersion(caps.bpftrace) ?? [0, 16, 0],
+      functions,
+      ...(o.durationMs ? { durationMs: Math.ceil(o.durationMs) } : {}),
+      watchPid: Deno.pid,
+    }),
+    missingFunctions: [],
+  };
 }

@@ -69,3 +69,11 @@ export function formatTable(report: Report): string {
   }
   return out.join("\n").trimEnd();
 }
+
+/** Counts only, sorted, as `FUNC COUNT` lines (the original fuse_calls_count output). */
+export function formatCounts(report: Report): string {
+  const rows = [...report.rows].sort((a, b) =>
+    b.count - a.count || a.operation.localeCompare(b.operation)
+  );
+  return columns([["FUNC", "COUNT"], ...rows.map((r) => [r.operation, String(r.count)])]);
+}

@@ -95,3 +95,16 @@ Deno.test("every program variant compiles with this machine's bpftrace (dry run)
     }kprobes and ${caps.fentry ? "" : "no "}fentry, so they could not be attached here`,
   );
 });
+
+Deno.test("count program: golden, and compiles here (kprobes cannot attach on this machine)", async () => {
+  const { composeCount } = await import("../probes/compose.ts");
+  const fns = ["fuse_lookup", "fuse_getattr", "fuse_dev_do_read.isra.0"];
+  assertGolden("count-0.17.0.bt", composeCount({ version: [0, 17, 0], functions: fns }).program);
+  assertGolden("count-0.24.0.bt", composeCount({ version: [0, 24, 0], functions: fns }).program);
+  const here = detectCapabilities().functions.filter((f) => !f.includes(".part."));
+  const r = await dryRun(composeCount({ version: [0, 17, 0], functions: here }).program);
+  assert(r.ok, r.err);
+  console.log(
+    `note: count program of ${here.length} functions compiled, not attached (no kprobes)`,
+  );
+});

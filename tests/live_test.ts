@@ -6,7 +6,7 @@ import { walkStatRead } from "../demo/workload.ts";
 import { prepare, run, type TraceOptions } from "../probes/runner.ts";
 import { findRow, type Report } from "../probes/report.ts";
 import { readCsv } from "../reporters/csv.ts";
-import { assert, assertEquals, root, runCli, withSquashfs } from "./_helpers.ts";
+import { assert, assertEquals, assertMatch, root, runCli, withSquashfs } from "./_helpers.ts";
 
 const SHAPE = { dirs: 2, subdirs: 3, filesPerDir: 10 }; // 60 files, 8 directories + root
 
@@ -175,4 +175,16 @@ Deno.test("every program variant of this machine attaches and runs", async () =>
     assertEquals(r.code, 0, `${args.join(" ")}: ${r.stderr}`);
     assert(r.stderr.includes("Hit Ctrl-C to end."), r.stderr);
   }
+});
+
+Deno.test("count without kprobes says so and counts requests per opcode instead", async () => {
+  await withSquashfs(SHAPE, async (m) => {
+    const t = await spawnTrace(["count", "-d", "3s"]).catch(() => undefined);
+    assert(t);
+    for (const f of m.layout.files.slice(0, 5)) await Deno.stat(`${m.mountPoint}/${f}`);
+    const o = await t.finish();
+    assertEquals(o.status.code, 0, o.stderr);
+    assert(o.stderr.includes("kprobes are not available"), o.stderr);
+    assertMatch(o.stdout, /^LOOKUP\s+7$/m); // pkg0, lib0, 5 files
+  });
 });

@@ -1,0 +1,22 @@
+import { assert, assertEquals, runCli, withSquashfs } from "./_helpers.ts";
+
+Deno.test("doctor finds the mount, its connection and daemon pid; exit 0 here", async () => {
+  await withSquashfs({ dirs: 1, subdirs: 1, filesPerDir: 1 }, async (m) => {
+    const r = await runCli(["doctor"]);
+    assertEquals(r.code, 0, r.stderr);
+    const minor = Number(
+      Deno.readTextFileSync("/proc/self/mountinfo").split("\n")
+        .find((l) => l.split(" ")[4] === m.mountPoint)!.split(" ")[2]!.split(":")[1],
+    );
+    assert(
+      r.stdout.includes(
+        `${m.mountPoint}  type fuse.squashfuse  connection ${minor}  daemon pid ${m.daemon.pid}`,
+      ),
+      r.stdout,
+    );
+    assert(r.stdout.includes("[ok] fuse request tracepoints"));
+    assert(r.stdout.includes("[--] kprobes"), "this machine has no kprobes");
+    assert(r.stdout.includes("request source: yes"));
+    assert(r.stdout.includes("Tracing is possible."));
+  });
+});

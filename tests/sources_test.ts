@@ -1,0 +1,67 @@
+import { builtinPlugins } from "../plugins/mod.ts";
+import { type Capabilities, parseVersion } from "../probes/capabilities.ts";
+import { compose } from "../probes/compose.ts";
+import { chooseSources, resolveKernelFunctions } from "../probes/sources.ts";
+import { assert, assertEquals, assertGolden, assertThrows, root } from "./_helpers.ts";
+
+const dir = `${root}tests/testdata/capabilities`;
+const machines: Record<string, string> = {
+  "el7-3.10": "kernel/kprobe",
+  "el8-4.18": "kernel/kprobe",
+  "el9-5.14": "kernel/fentry",
+  "ubuntu24.04-6.8": "kernel/fentry",
+  "debian13-6.12": "request",
+  "this-machine-6.18": "request",
+};
+
+function load(name: string): Capabilities {
+  return JSON.parse(Deno.readTextFileSync(`${dir}/${name}.json`));
+}
+
+for (const [name, want] of Object.entries(machines)) {
+  Deno.test(`recorded machine ${name}: auto picks ${want}; golden program`, () => {
+    const caps = load(name);
+    const s = chooseSources(["auto"], caps);
+    const got = s.request ? "request" : `kernel/${s.fentry ? "fentry" : "kprobe"}`;
+    assertEquals(got, want);
+    const fns = resolveKernelFunctions(builtinPlugins, caps.functions);
+    const c = compose({
+      version: parseVersion(caps.bpftrace)!,
+      plugins: builtinPlugins,
+      request: s.request,
+      kernelFunctions: s.kernel ? fns.found : [],
+      fentry: s.fentry,
+    });
+    assertGolden(`machine-${name}.bt`, c.program);
+    if (s.kernel) {
+      assert(fns.found.some((f) => f.name === "fuse_lookup"));
+      assertEquals(c.table.length, fns.found.length);
+    }
+  });
+}
+
+Deno.test("function tables resolve clones and list what a kernel lacks", () => {
+  const r = resolveKernelFunctions(builtinPlugins, load("el8-4.18").functions);
+  assert(
+    r.found.some((f) => f.name === "fuse_create_open" && f.symbol === "fuse_create_open.isra.0"),
+  );
+  assert(r.missing.includes("read:fuse_read_folio"), "5.19+ only");
+  assert(r.missing.includes("readlink:fuse_follow_link"), "< 4.5 only");
+  const el7 = resolveKernelFunctions(builtinPlugins, load("el7-3.10").functions);
+  assert(el7.found.some((f) => f.name === "fuse_follow_link"));
+});
+
+Deno.test("asking for a source a machine lacks is one clear error", () => {
+  assertThrows(
+    () => chooseSources(["kernel"], load("this-machine-6.18")),
+    /allows neither kprobes nor fentry/,
+  );
+  assertThrows(
+    () => chooseSources(["request"], load("el9-5.14")),
+    /no fuse:fuse_request_\* tracepoints/,
+  );
+  const both = chooseSources(["request", "kernel"], load("debian13-6.12"));
+  assert(both.request && both.kernel && both.fentry);
+  const none = { ...load("el7-3.10"), kprobes: false };
+  assertThrows(() => chooseSources(["auto"], none), /No FUSE source is available/);
+});
