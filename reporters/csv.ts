@@ -108,6 +108,29 @@ export function writeCsv(report: Report): string {
   return stringify([[...COLUMNS], ...rows]);
 }
 
+/** A CSV record with the line it ends on. */
+export interface CsvRecord {
+  record: string[];
+  info: { lines: number };
+}
+
+/**
+ * Parses CSV text into records with line numbers (ragged rows allowed: callers check widths).
+ * @throws {UsageError} `file:line: reason` on malformed CSV
+ */
+export function parseRecords(text: string, file: string): CsvRecord[] {
+  try {
+    return parse(text, {
+      info: true,
+      relax_column_count: true,
+      skip_empty_lines: true,
+    }) as unknown as CsvRecord[];
+  } catch (e) {
+    const line = (e as { lines?: number }).lines;
+    throw new UsageError(`${file}:${line ?? 1}: ${(e as Error).message.split(":")[0]}`);
+  }
+}
+
 /** Is this text a fusetrace CSV (by its header)? */
 export function isFusetraceCsv(text: string): boolean {
   return text.startsWith(COLUMNS.join(","));
@@ -120,17 +143,7 @@ export function isFusetraceCsv(text: string): boolean {
  */
 export function readCsv(text: string, file: string): Report {
   if (!text.trim()) throw new UsageError(`${file}: empty file`);
-  let records: { record: string[]; info: { lines: number } }[];
-  try {
-    records = parse(text, {
-      info: true,
-      relax_column_count: true,
-      skip_empty_lines: true,
-    }) as unknown as typeof records;
-  } catch (e) {
-    const line = (e as { lines?: number }).lines;
-    throw new UsageError(`${file}:${line ?? 1}: ${(e as Error).message.split(":")[0]}`);
-  }
+  const records = parseRecords(text, file);
   const header = records[0]!.record;
   if (header.join(",") !== COLUMNS.join(",")) {
     throw new UsageError(`${file}:1: not a fusetrace CSV header (expected "${COLUMNS[0]},…")`);

@@ -4,10 +4,9 @@
  * compare them with each other or, by function name, with fusetrace's own CSV.
  * @module
  */
-import { parse } from "csv-parse/sync";
 import { UsageError } from "../probes/errors.ts";
 import { emptyRow, type Report } from "../probes/report.ts";
-import { isFusetraceCsv, readCsv } from "./csv.ts";
+import { isFusetraceCsv, parseRecords, readCsv } from "./csv.ts";
 
 /** The tool name a legacy file's report carries in its metadata. */
 export const LEGACY_TOOL = "fuse_calls_count";
@@ -17,16 +16,7 @@ export const LEGACY_TOOL = "fuse_calls_count";
  * @throws {UsageError} `file:line: reason`
  */
 export function readLegacy(text: string, file: string): Report {
-  let records: { record: string[]; info: { lines: number } }[];
-  try {
-    records = parse(text, {
-      info: true,
-      relax_column_count: true,
-      skip_empty_lines: true,
-    }) as unknown as typeof records;
-  } catch (e) {
-    throw new UsageError(`${file}:${(e as { lines?: number }).lines ?? 1}: malformed CSV`);
-  }
+  const records = parseRecords(text, file);
   const rows = new Map<string, ReturnType<typeof emptyRow>>();
   for (const { record, info } of records.slice(1)) {
     const at = `${file}:${info.lines}`;

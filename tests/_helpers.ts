@@ -62,3 +62,13 @@ export async function withSquashfs<T>(
 }
 
 export { root };
+
+/** A deterministic PRNG (mulberry32), so a failing sample is reproducible. */
+export function rng(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

@@ -4,6 +4,7 @@ import { writeCsv } from "../reporters/csv.ts";
 import { compareReports, type DiffRow, ksDiffers } from "../reporters/diff.ts";
 import { readLegacy } from "../reporters/legacy.ts";
 import { assert, assertEquals, assertGolden, assertMatch, runCli } from "./_helpers.ts";
+import { rng } from "./_helpers.ts";
 
 const meta = {
   host: "h",
@@ -50,14 +51,6 @@ Deno.test("count classes at every threshold edge", () => {
   assertEquals(classOf(0, 0), "green");
 });
 
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const exp = (r: () => number, mean: number, n: number) =>
   Array.from({ length: n }, () => Math.round(20_000 + -Math.log(1 - r()) * mean));
 

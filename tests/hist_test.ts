@@ -1,4 +1,5 @@
 import { assert, assertEquals } from "./_helpers.ts";
+import { rng } from "./_helpers.ts";
 import { bucketOf, bucketRange, histogramOf, quantile, SUB } from "../probes/hist.ts";
 
 Deno.test("every value lies in the range of its bucket, ranges tile the line", () => {
@@ -13,16 +14,6 @@ Deno.test("every value lies in the range of its bucket, ranges tile the line", (
   }
   for (let b = 0; b < 40 * SUB; b++) assertEquals(bucketRange(b)[1], bucketRange(b + 1)[0]);
 });
-
-// A deterministic PRNG (mulberry32) so a failure is reproducible.
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function exact(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
