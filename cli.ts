@@ -11,7 +11,7 @@ import { prepare, run } from "./probes/runner.ts";
 import { SOURCE_CHOICES, type SourceChoice } from "./probes/sources.ts";
 import { defaultCsvName, writeCsv, writeFileAtomic } from "./reporters/csv.ts";
 import { formatHistograms } from "./reporters/histogram.ts";
-import { formatTable } from "./reporters/table.ts";
+import { formatSplit, formatTable } from "./reporters/table.ts";
 import { VERSION } from "./probes/version.ts";
 
 function collect(value: string, previous: string[]): string[] {
@@ -60,6 +60,24 @@ program.command("trace")
   .option("-T, --timestamp", "timestamp each interval report")
   .option("--hist", "print latency histograms")
   .option("--csv [file]", "write the report as CSV (default fusetrace_YYYYmmdd-HHMMSS.csv)")
+  .option(
+    "--daemon-pid <pid>",
+    "the daemon of the (one) --mount (repeatable)",
+    collect,
+    [] as string[],
+  )
+  .option(
+    "--uprobe <binary:pattern>",
+    "time daemon functions (repeatable)",
+    collect,
+    [] as string[],
+  )
+  .option(
+    "--daemon <preset>",
+    "daemon function presets: cvmfs (callbacks), libfuse (reply counts) (repeatable)",
+    collect,
+    [] as string[],
+  )
   .option("--print-program", "print the composed bpftrace program and exit")
   .addOption(new Option("--map-keys <n>", "maximum keys per bpftrace map").default("16384"))
   .action(async (o) => {
@@ -80,6 +98,14 @@ program.command("trace")
       ...(durationMs ? { durationMs } : {}),
       ...(intervalMs ? { intervalMs } : {}),
       mapKeys: parsePositiveInt(o.mapKeys, "map keys"),
+      daemonPids: o.daemonPid.map((x) => parsePositiveInt(x, "daemon pid")),
+      uprobes: o.uprobe,
+      daemonPresets: o.daemon.map((d) => {
+        if (d !== "cvmfs" && d !== "libfuse") {
+          throw new UsageError(`Unknown daemon preset "${d}"; valid presets: cvmfs, libfuse`);
+        }
+        return d;
+      }),
     });
     if (o.printProgram) {
       console.log(p.composed.program);
@@ -90,6 +116,10 @@ program.command("trace")
     const what = [
       p.sources.request ? "requests" : "",
       p.sources.kernel ? `kernel callbacks (${p.sources.fentry ? "fentry" : "kprobe"})` : "",
+      p.sources.daemon ? "daemon read/reply" : "",
+      p.composed.table.some((t) => t.source === "uprobe") || p.composed.program.includes("@calls")
+        ? "daemon functions"
+        : "",
     ].filter(Boolean).join(" + ");
     const where = o.mount.length ? p.mounts.map((m) => m.mountPoint).join(", ") : "all FUSE mounts";
     try {
@@ -110,6 +140,8 @@ program.command("trace")
         },
       });
       if (!intervalMs) console.log(formatTable(report));
+      const split = formatSplit(report);
+      if (split) console.log(`\n${split}`);
       if (o.hist) console.log(`\n${formatHistograms(report)}`);
       if (csv) {
         writeFileAtomic(csv, writeCsv(report));

@@ -15,7 +15,32 @@ import { opcodeOwners, type ProbePlugin } from "./plugin.ts";
 import { SUB_BITS } from "./hist.ts";
 
 /** Source ids as they appear in the first key of every aggregation map. */
-export const SOURCE_ID = { request: 1, kernel: 2, probe: 3 } as const;
+export const SOURCE_ID = {
+  request: 1,
+  kernel: 2,
+  probe: 3,
+  daemon: 4,
+  queue: 5,
+  transit: 6,
+  uprobe: 7,
+} as const;
+
+/** A daemon process serving a connection (daemon source). */
+export interface DaemonTarget {
+  pid: number;
+  connection: number;
+}
+
+/** A daemon function timed with uprobe/uretprobe. */
+export interface UprobeTarget {
+  plugin: string;
+  /** Name in reports, e.g. `cvmfs_lookup`. */
+  operation: string;
+  /** Binary or library path. */
+  binary: string;
+  /** Symbol in it. */
+  symbol: string;
+}
 
 /** A kernel function resolved on this machine, for the kernel source. */
 export interface KernelFunction {
@@ -38,6 +63,14 @@ export interface ComposeOptions {
   request?: boolean;
   /** Kernel callback functions to time (kernel source); empty = none. */
   kernelFunctions?: readonly KernelFunction[];
+  /** Daemons for the daemon source (read()/writev() on /dev/fuse); empty = no daemon source. */
+  daemons?: readonly DaemonTarget[];
+  /** Daemon functions to time (uprobes); filtered to the daemons' pids when there are any. */
+  uprobes?: readonly UprobeTarget[];
+  /** Daemon functions to count (uprobes, e.g. libfuse's fuse_reply_*): `binary:symbol`. */
+  uprobeCounts?: readonly string[];
+  /** Processes the uprobes are limited to (the daemons); default: every process. */
+  uprobePids?: readonly number[];
   /** Use fentry/fexit rather than kprobe/kretprobe for kernel functions. */
   fentry?: boolean;
   /** Only these connections (mounts). */
@@ -58,7 +91,7 @@ export interface ComposeOptions {
 
 /** One timed function or probe of the program, by its index in the maps. */
 export interface TableEntry {
-  source: "kernel" | "probe";
+  source: "kernel" | "probe" | "uprobe";
   plugin: string;
   operation: string;
 }
@@ -83,7 +116,19 @@ export const SNAPSHOT_MARK = "fusetrace:snapshot";
 /** Marker printed by END: the exit dump of the maps follows. */
 export const END_MARK = "fusetrace:end";
 
-const MAPS = ["@lat", "@sum", "@min", "@max", "@err", "@cnt", "@bin", "@bout", "@unmatched"];
+const MAPS = [
+  "@lat",
+  "@sum",
+  "@min",
+  "@max",
+  "@err",
+  "@cnt",
+  "@bin",
+  "@bout",
+  "@unmatched",
+  "@dmiss",
+  "@calls",
+];
 
 /**
  * Composes one bpftrace program.
@@ -114,61 +159,161 @@ export function compose(o: ComposeOptions): Composed {
     out.push(`config = { max_map_keys = ${mapKeys}${missing} }`, "");
   }
 
-  const request = (o.request ?? true) && (opcodePlugin.size > 0 || !!other);
+  const traced = opcodePlugin.size > 0 || !!other;
+  const request = (o.request ?? true) && traced;
+  const daemons = traced ? o.daemons ?? [] : [];
+  const split = request && daemons.length > 0;
   const filtered = o.pid !== undefined || !!o.comm || !!o.connections?.length ||
     !(other && [...owners.values()].every((p) => selected.has(p.name)));
+  // Opcode filter: a 64-bit mask of the traced opcodes below 64; 64 and above belong to `other`.
+  let mask = 0n;
+  for (let op = 0; op < 64; op++) {
+    const owner = owners.get(op);
+    if (owner ? selected.has(owner.name) : !!other) mask |= 1n << BigInt(op);
+  }
+  const allOps = mask === (1n << 64n) - 1n && !!other;
+  const opConds = allOps ? [] : [
+    other ? `($op >= 64 || (($m >> ($op & 63)) & 1) == 1)` : `$op < 64 && (($m >> $op) & 1) == 1`,
+  ];
+  const maskVar = allOps ? [] : [`$m = (uint64)0x${mask.toString(16)};`];
+  const noReply = [...NO_REPLY].map((op) => `$op == ${op}`).join(" || ");
+  const packed = `(nsecs << 6) | ($op < 64 ? $op : 0)`;
+  // The end probe goes last: bpftrace types a map by its first assignment in program order.
+  const endProbe: string[] = [];
   if (request) {
-    // Opcode filter: a 64-bit mask of the traced opcodes below 64; 64 and above belong to `other`.
-    let mask = 0n;
-    for (let op = 0; op < 64; op++) {
-      const owner = owners.get(op);
-      if (owner ? selected.has(owner.name) : !!other) mask |= 1n << BigInt(op);
-    }
-    const all = mask === (1n << 64n) - 1n && !!other;
-    const conds: string[] = [];
-    if (!all) {
-      conds.push(`(($m >> ($op & 63)) & 1) == 1`);
-      if (!other) conds[0] = `$op < 64 && ${conds[0]}`;
-      else conds[0] = `($op >= 64 || ${conds[0]})`;
-    }
+    const conds = [...opConds];
     if (o.connections?.length) {
       conds.push(`(${o.connections.map((c) => `$c == ${c}`).join(" || ")})`);
     }
     if (o.pid !== undefined) conds.push(`pid == ${o.pid}`);
     if (o.comm) conds.push(`comm == ${JSON.stringify(o.comm)}`);
-    const noReply = [...NO_REPLY].map((op) => `$op == ${op}`).join(" || ");
     const body = [
       `$c = (uint64)${arg}connection;`,
       `$op = (uint64)${arg}opcode;`,
-      ...(all ? [] : [`$m = (uint64)0x${mask.toString(16)};`]),
+      ...maskVar,
       ...guarded(conds, [
         `@bin[1, $c, $op] = sum(${arg}len - 40);`,
         `if (${noReply}) {`,
         `  @cnt[1, $c, $op] = count();`,
         `} else {`,
-        `  @req[$c, ${arg}unique] = (nsecs << 6) | ($op < 64 ? $op : 0);`,
+        `  @req[$c, ${arg}unique] = ${packed};`,
         `}`,
       ]),
     ];
     for (const m of ["@lat", "@sum", "@min", "@max", "@err", "@cnt", "@bin", "@bout"]) used.add(m);
     if (!filtered) used.add("@unmatched");
     out.push("tracepoint:fuse:fuse_request_send", "{", ...indent(body), "}", "");
+    // One clock read per probe: total = queue + service + transit exactly.
     const end = [
+      `$now = nsecs;`,
       `$c = (uint64)${arg}connection;`,
-      `$v = @req[$c, ${arg}unique];`,
-      ...latencyVars("$op"),
+      `$u = ${arg}unique;`,
+      `$v = @req[$c, $u];`,
+      ...latencyVars("$op", ...(split ? ["$r", "$w"] : [])),
       `if ($v != 0) {`,
-      `  delete(@req[$c, ${arg}unique]);`,
+      `  delete(@req[$c, $u]);`,
       `  $op = $v & 63;`,
-      `  $d = nsecs - ($v >> 6);`,
+      `  $d = $now - ($v >> 6);`,
       ...indent(aggregate("1, $c, $op")),
       `  if (${arg}error != 0) { @err[1, $c, $op, -${arg}error] = count(); }`,
       `  if (${arg}len > 16) { @bout[1, $c, $op] = sum(${arg}len - 16); }`,
+      ...(split
+        ? indent([
+          `$r = @dr[$c, $u];`,
+          `$w = @dw[$c, $u];`,
+          `if ($r != 0 && $w != 0) {`,
+          `  delete(@dr[$c, $u]);`,
+          `  delete(@dw[$c, $u]);`,
+          `  $d = ($r >> 6) - ($v >> 6);`,
+          ...indent(aggregate("5, $c, $op")),
+          `  $d = $w - ($r >> 6);`,
+          ...indent(aggregate("4, $c, $op")),
+          `  $d = $now - $w;`,
+          ...indent(aggregate("6, $c, $op")),
+          `}`,
+        ])
+        : []),
       ...(filtered ? [] : [`} else {`, `  @unmatched = count();`]),
       `}`,
     ];
-    out.push("tracepoint:fuse:fuse_request_end", "{", ...indent(end), "}", "");
+    endProbe.push("tracepoint:fuse:fuse_request_end", "{", ...indent(end), "}", "");
   }
+
+  if (daemons.length) {
+    // The daemon's side, from syscalls only: read() of a request on /dev/fuse (its 40-byte
+    // fuse_in_header gives length, opcode, unique) to writev() of the reply (fuse_out_header).
+    const pids = `/${daemons.map((d) => `pid == ${d.pid}`).join(" || ")}/`;
+    const conn = daemons.map((d, i) =>
+      `${i ? "} else " : ""}if (pid == ${d.pid}) {\n  $c = (uint64)${d.connection};`
+    ).join("\n") + "\n}";
+    for (const m of ["@lat", "@sum", "@min", "@max", "@err", "@cnt"]) {
+      used.add(m);
+    }
+    used.add("@dmiss");
+    out.push(
+      `tracepoint:syscalls:sys_enter_read ${pids}`,
+      "{",
+      `  @rbuf[tid] = ${arg}buf;`,
+      "}",
+      "",
+    );
+    const read = [
+      `$p = @rbuf[tid];`,
+      `$c = (uint64)0;`,
+      `$op = (uint64)0;`,
+      `$u = (uint64)0;`,
+      ...maskVar,
+      `if ($p != 0) {`,
+      `  delete(@rbuf[tid]);`,
+      `}`,
+      `if ($p != 0 && ${arg}ret >= 40 && (int64)*(uint32*)$p == ${arg}ret) {`,
+      ...indent(conn.split("\n")),
+      `  $op = (uint64)*(uint32*)($p + 4);`,
+      `  $u = *(uint64*)($p + 8);`,
+      ...indent(guarded(opConds, [
+        `if (${noReply}) {`,
+        `  @cnt[4, $c, $op] = count();`,
+        `} else {`,
+        `  @dr[$c, $u] = ${packed};`,
+        `}`,
+      ])),
+      `} else if ($p == 0 && ${arg}ret >= 40) {`,
+      `  @dmiss = count();`,
+      `}`,
+    ];
+    out.push(`tracepoint:syscalls:sys_exit_read ${pids}`, "{", ...indent(read), "}", "");
+    const write = [
+      `$now = nsecs;`,
+      `$c = (uint64)0;`,
+      ...conn.split("\n"),
+      `$h = *(uint64*)${arg}vec;`,
+      `$u = *(uint64*)($h + 8);`,
+      `$v = @dr[$c, $u];`,
+      ...latencyVars("$op", "$q"),
+      `if ($v != 0) {`,
+      `  $op = $v & 63;`,
+      `  $q = (uint64)(-*(int32*)($h + 4));`,
+      `  if ($q != 0) { @err[4, $c, $op, $q] = count(); }`,
+      // With the request source, all parts are aggregated at the request's end, over the same
+      // requests; alone, the service time is aggregated here.
+      ...(split ? [`  @dw[$c, $u] = $now;`] : [
+        `  $d = $now - ($v >> 6);`,
+        ...indent(aggregate("4, $c, $op")),
+        `  delete(@dr[$c, $u]);`,
+      ]),
+      ...(split
+        ? [
+          `} else {`,
+          `  // Read before tracing began: counted from the request, not timed.`,
+          `  $v = @req[$c, $u];`,
+          `  if ($v != 0) { @cnt[4, $c, $v & 63] = count(); }`,
+        ]
+        : []),
+      `}`,
+    ];
+    out.push(`tracepoint:syscalls:sys_enter_writev ${pids}`, "{", ...indent(write), "}", "");
+  }
+  out.push(...endProbe);
 
   const timed: { entry: TableEntry; enter: string; exit: string }[] = [];
   const [kin, kout] = o.fentry
@@ -194,11 +339,24 @@ export function compose(o: ComposeOptions): Composed {
   const who: string[] = [];
   if (o.pid !== undefined) who.push(`pid == ${o.pid}`);
   if (o.comm) who.push(`comm == ${JSON.stringify(o.comm)}`);
+  const whoPred = who.length ? ` /${who.join(" && ")}/` : "";
+  // Daemon functions: only in the daemons' processes when they are known.
+  const daemonPred = o.uprobePids?.length
+    ? ` /${o.uprobePids.map((p) => `pid == ${p}`).join(" || ")}/`
+    : "";
+  for (const u of o.uprobes ?? []) {
+    if (u.plugin !== "uprobe" && !selected.has(u.plugin)) continue;
+    timed.push({
+      entry: { source: "uprobe", plugin: u.plugin, operation: u.operation },
+      enter: `uprobe:${u.binary}:${u.symbol}`,
+      exit: `uretprobe:${u.binary}:${u.symbol}`,
+    });
+  }
   timed.forEach((t, i) => {
     for (const m of ["@lat", "@sum", "@min", "@max"]) used.add(m);
     table.push(t.entry);
     const src = SOURCE_ID[t.entry.source];
-    const pred = who.length ? ` /${who.join(" && ")}/` : "";
+    const pred = t.entry.source === "uprobe" ? daemonPred : whoPred;
     out.push(`${t.enter}${pred}`, "{", `  @fs[tid, ${i}] = nsecs;`, "}", "");
     const body = [
       `$s = @fs[tid, ${i}];`,
@@ -211,7 +369,12 @@ export function compose(o: ComposeOptions): Composed {
     ];
     out.push(t.exit, "{", ...indent(body), "}", "");
   });
-  if (!request && !timed.length) {
+  if (o.uprobeCounts?.length) {
+    used.add("@calls");
+    out.push(o.uprobeCounts.map((t) => `uprobe:${t}`).join(",\n") + daemonPred, "{");
+    out.push("  @calls[probe] = count();", "}", "");
+  }
+  if (!request && !daemons.length && !timed.length && !o.uprobeCounts?.length) {
     throw new TypeError("Nothing to trace: no selected plugin has a probe for the chosen sources");
   }
 
@@ -229,13 +392,12 @@ export function compose(o: ComposeOptions): Composed {
     out.push(`tracepoint:sched:sched_process_exit /tid == ${o.watchPid}/ { exit(); }`, "");
   }
   if (o.durationMs) out.push(`interval:ms:${o.durationMs} { exit(); }`, "");
-  out.push(
-    `END`,
-    "{",
-    ...(timed.length ? [`  clear(@fs);`] : []),
-    `  printf("${END_MARK}\\n");`,
-    "}",
-  );
+  const scratch = [
+    ...(timed.length ? ["@fs"] : []),
+    ...(daemons.length ? ["@rbuf", "@dr"] : []),
+    ...(split ? ["@dw"] : []),
+  ];
+  out.push("END", "{", ...scratch.map((m) => `  clear(${m});`), `  printf("${END_MARK}\\n");`, "}");
 
   const env: Record<string, string> = {
     BPFTRACE_MAP_KEYS_MAX: String(mapKeys),
@@ -270,6 +432,7 @@ function aggregate(key: string): string[] {
   const s = SUB_BITS;
   return [
     `$x = $d;`,
+    `$e = 0;`,
     `if ($x >= 4294967296) { $e += 32; $x = $x >> 32; }`,
     `if ($x >= 65536) { $e += 16; $x = $x >> 16; }`,
     `if ($x >= 256) { $e += 8; $x = $x >> 8; }`,

@@ -5,7 +5,14 @@
  */
 import { type Composed, END_MARK, SNAPSHOT_MARK } from "./compose.ts";
 import { opcodeName } from "./opcodes.ts";
-import { emptyRow, type OpRow, type Report, rowKey, type RunMeta } from "./report.ts";
+import {
+  emptyRow,
+  type OpRow,
+  type Report,
+  rowKey,
+  type RunMeta,
+  type SourceName,
+} from "./report.ts";
 
 /** What the decoder needs besides the output. */
 export interface DecodeContext {
@@ -97,9 +104,10 @@ export class Decoder {
     const { composed, mountOf } = this.ctx;
     const row = (src: number, conn: number, op: number): OpRow => {
       let id: Pick<OpRow, "source" | "mount" | "plugin" | "operation">;
-      if (src === 1) {
+      if (src === 1 || (src >= 4 && src <= 6)) {
         id = {
-          source: "request",
+          source:
+            (["request", "", "", "daemon", "queue", "transit"] as const)[src - 1] as SourceName,
           mount: mountOf(conn),
           plugin: composed.opcodePlugin.get(op) ?? composed.otherPlugin ?? "other",
           operation: op === 0 ? "OP_64+" : opcodeName(op),
@@ -138,8 +146,14 @@ export class Decoder {
     const calls = this.#maps.get("@calls");
     if (calls && typeof calls === "object") {
       for (const [probe, n] of Object.entries(calls)) {
-        const fn = probe.replace(/^(kprobe|kfunc|fentry):/, "");
-        const r = emptyRow({ source: "kernel", mount: "-", plugin: "count", operation: fn });
+        const user = probe.startsWith("uprobe:");
+        const fn = probe.slice(probe.lastIndexOf(":") + 1);
+        const r = emptyRow({
+          source: user ? "uprobe" : "kernel",
+          mount: "-",
+          plugin: user ? "libfuse" : "count",
+          operation: fn,
+        });
         r.count = Number(n);
         rows.set(rowKey(r), r);
       }
@@ -152,11 +166,13 @@ export class Decoder {
       }
     }
     const unmatched = this.#maps.get("@unmatched");
+    const missed = Number(this.#maps.get("@dmiss") ?? 0);
     return {
       meta: this.ctx.meta,
       rows: [...rows.values()].filter((r) => r.count > 0),
       lostEvents: this.#lost,
       unmatched: typeof unmatched === "number" ? unmatched : Number(unmatched ?? 0),
+      ...(missed ? { daemonMissed: missed } : {}),
     };
   }
 }

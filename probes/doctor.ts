@@ -5,6 +5,7 @@
 import type { Capabilities } from "./capabilities.ts";
 import { fuseMounts, type MountInfo } from "./mounts.ts";
 import { unavailable } from "./sources.ts";
+import { daemonsOf, fuseDaemons } from "./daemon.ts";
 
 /** A FUSE mount with the daemon serving it. */
 export interface MountDiagnosis extends MountInfo {
@@ -14,36 +15,13 @@ export interface MountDiagnosis extends MountInfo {
   daemons: number[];
 }
 
-/** PIDs with /dev/fuse open, with their command lines. */
-export function fuseDaemons(): { pid: number; cmdline: string }[] {
-  const out: { pid: number; cmdline: string }[] = [];
-  for (const e of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(e.name)) continue;
-    try {
-      const fds = [...Deno.readDirSync(`/proc/${e.name}/fd`)];
-      if (!fds.some((fd) => safeLink(`/proc/${e.name}/fd/${fd.name}`) === "/dev/fuse")) continue;
-      const cmdline = Deno.readTextFileSync(`/proc/${e.name}/cmdline`).replaceAll("\0", " ").trim();
-      out.push({ pid: Number(e.name), cmdline });
-    } catch { /* gone or not ours */ }
-  }
-  return out;
-}
-
-function safeLink(p: string): string {
-  try {
-    return Deno.readLinkSync(p);
-  } catch {
-    return "";
-  }
-}
-
 /** Every FUSE mount with its connection and daemon PIDs. */
 export function diagnoseMounts(): MountDiagnosis[] {
   const daemons = fuseDaemons();
   return fuseMounts().map((m) => ({
     ...m,
     connection: m.dev & 0xfffff,
-    daemons: daemons.filter((d) => d.cmdline.split(" ").includes(m.mountPoint)).map((d) => d.pid),
+    daemons: daemonsOf(m, daemons),
   }));
 }
 

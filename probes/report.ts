@@ -6,11 +6,33 @@
 import { addBuckets, bucketRange, type Buckets, quantile, totalCount } from "./hist.ts";
 
 /** Where a row's numbers come from. */
-export type SourceName = "request" | "kernel" | "probe";
+export type SourceName =
+  | "request"
+  | "kernel"
+  | "probe"
+  | "daemon"
+  | "queue"
+  | "transit"
+  | "uprobe";
+
+/** Every source name, in report order. */
+export const SOURCE_NAMES: readonly SourceName[] = [
+  "request",
+  "queue",
+  "daemon",
+  "transit",
+  "kernel",
+  "uprobe",
+  "probe",
+];
 
 /** One operation of one plugin on one mount, seen by one source. */
 export interface OpRow {
-  /** `request` (fuse tracepoints), `kernel` (callback functions) or `probe` (plugin probes). */
+  /**
+   * `request` (fuse tracepoints: total time), `queue` (send → daemon read), `daemon` (daemon read →
+   * reply write: service time), `transit` (reply write → request end), `kernel` (callback
+   * functions), `uprobe` (daemon functions) or `probe` (plugin probes).
+   */
   source: SourceName;
   /** Mount point, or `-` where the source does not know the mount. */
   mount: string;
@@ -56,6 +78,8 @@ export interface Report {
   lostEvents: number;
   /** Replies whose request was sent before tracing began (or did not fit the map). */
   unmatched: number;
+  /** Daemon reads that began before tracing (their request is counted, not timed, by the daemon). */
+  daemonMissed?: number;
 }
 
 /** Summary statistics of a row's latencies, in ns (NaN when nothing was timed). */
@@ -216,5 +240,8 @@ export function subtractReports(later: Report, earlier: Report): Report {
     rows,
     lostEvents: later.lostEvents - earlier.lostEvents,
     unmatched: later.unmatched - earlier.unmatched,
+    ...(later.daemonMissed
+      ? { daemonMissed: later.daemonMissed - (earlier.daemonMissed ?? 0) }
+      : {}),
   };
 }

@@ -13,7 +13,14 @@ import {
   isRoot,
   parseVersion,
 } from "./capabilities.ts";
-import { compose, composeCount, type Composed } from "./compose.ts";
+import { compose, composeCount, type Composed, type UprobeTarget } from "./compose.ts";
+import {
+  cvmfsTargets,
+  daemonTargets,
+  libfuseReplyTargets,
+  parseUprobeSpec,
+  uprobeSymbols,
+} from "./daemon.ts";
 import { Decoder } from "./decode.ts";
 import { UsageError } from "./errors.ts";
 import { fuseMounts, type MountInfo, resolveMount } from "./mounts.ts";
@@ -55,6 +62,12 @@ export interface TraceOptions {
   capabilities?: Capabilities;
   /** Maximum keys per bpftrace map (default 16384). */
   mapKeys?: number;
+  /** Daemon processes of the (one) traced mount, instead of finding them. */
+  daemonPids?: readonly number[];
+  /** Daemon functions to time: `BINARY:SYMBOL_PATTERN`. */
+  uprobes?: readonly string[];
+  /** Presets of daemon functions: `cvmfs` (callbacks), `libfuse` (reply counts). */
+  daemonPresets?: readonly ("cvmfs" | "libfuse")[];
 }
 
 /** A composed trace, ready to run. */
@@ -115,10 +128,30 @@ export function prepare(o: TraceOptions = {}): Prepared {
   }
   const bin = findBpftrace();
   const caps = o.capabilities ?? detectCapabilities(bin);
-  const sources = chooseSources(o.sources ?? ["auto"], caps);
+  if (o.daemonPids?.length && selectedMounts.length !== 1) {
+    throw new UsageError("--daemon-pid needs exactly one --mount (the mount it serves)");
+  }
+  const sources = chooseSources(
+    [...(o.sources ?? ["auto"]), ...(o.daemonPids?.length ? ["daemon" as const] : [])],
+    caps,
+  );
   const resolved = sources.kernel
     ? resolveKernelFunctions(plugins, caps.functions)
     : { found: [], missing: [] };
+  const scope = selectedMounts.length ? selectedMounts : all;
+  const presets = o.daemonPresets ?? [];
+  const daemons = sources.daemon || presets.length || o.daemonPids?.length
+    ? daemonTargets(scope, o.daemonPids)
+    : [];
+  const pids = [...new Set(daemons.map((d) => d.pid))];
+  const uprobes: UprobeTarget[] = (o.uprobes ?? []).flatMap((spec) => {
+    const { binary, pattern } = parseUprobeSpec(spec);
+    const symbols = uprobeSymbols(bin, binary, pattern);
+    if (!symbols.length) throw new UsageError(`--uprobe "${spec}": no symbol matches`);
+    return symbols.map((symbol) => ({ plugin: "uprobe", operation: symbol, binary, symbol }));
+  });
+  if (presets.includes("cvmfs")) uprobes.push(...cvmfsTargets(bin, pids, plugins));
+  const uprobeCounts = presets.includes("libfuse") ? libfuseReplyTargets(bin, pids) : [];
   const known = [...builtinPlugins, ...(o.custom ?? []), ...plugins];
   const composed = compose({
     version: parseVersion(caps.bpftrace) ?? [0, 16, 0],
@@ -127,6 +160,10 @@ export function prepare(o: TraceOptions = {}): Prepared {
     request: sources.request,
     kernelFunctions: resolved.found,
     fentry: sources.fentry,
+    ...(sources.daemon ? { daemons } : {}),
+    uprobes,
+    uprobeCounts,
+    ...(pids.length ? { uprobePids: pids } : {}),
     ...(selectedMounts.length ? { connections: selectedMounts.map((m) => m.dev) } : {}),
     ...(o.pid !== undefined ? { pid: o.pid } : {}),
     ...(o.comm ? { comm: o.comm } : {}),
@@ -298,7 +335,7 @@ export function prepareCount(o: CountTraceOptions = {}): Prepared {
   return {
     bin,
     caps,
-    sources: { request: false, kernel: true, fentry: false },
+    sources: { request: false, kernel: true, daemon: false, fentry: false },
     plugins: [],
     mounts: [],
     composed: composeCount({

@@ -10,20 +10,30 @@ import { UsageError } from "./errors.ts";
 import type { ProbePlugin } from "./plugin.ts";
 
 /** A source name a user may ask for. */
-export type SourceChoice = "auto" | "request" | "kernel";
+export type SourceChoice = "auto" | "request" | "kernel" | "daemon";
 /** The sources a user may ask for, for help texts. */
-export const SOURCE_CHOICES: readonly SourceChoice[] = ["auto", "request", "kernel"];
+export const SOURCE_CHOICES: readonly SourceChoice[] = ["auto", "request", "kernel", "daemon"];
 
 /** The sources chosen for a machine. */
 export interface ChosenSources {
   request: boolean;
   kernel: boolean;
+  /** The daemon's read()/writev() on /dev/fuse (syscall tracepoints). */
+  daemon: boolean;
   /** Kernel functions via fentry/fexit (else kprobe/kretprobe). */
   fentry: boolean;
 }
 
 /** Why a source cannot run on a machine, or undefined when it can. */
-export function unavailable(source: "request" | "kernel", caps: Capabilities): string | undefined {
+export function unavailable(
+  source: "request" | "kernel" | "daemon",
+  caps: Capabilities,
+): string | undefined {
+  if (source === "daemon") {
+    return caps.syscallTracepoints
+      ? undefined
+      : "this kernel has no syscall tracepoints (CONFIG_FTRACE_SYSCALLS) or tracefs is missing";
+  }
   if (source === "request") {
     if (caps.fuseTracepoints) return undefined;
     return caps.tracefs
@@ -43,23 +53,29 @@ export function chooseSources(
   caps: Capabilities,
 ): ChosenSources {
   const want = new Set(requested.length ? requested : ["auto"]);
-  const chosen: ChosenSources = { request: false, kernel: false, fentry: caps.fentry };
-  for (const s of ["request", "kernel"] as const) {
+  const chosen: ChosenSources = {
+    request: false,
+    kernel: false,
+    daemon: false,
+    fentry: caps.fentry,
+  };
+  for (const s of ["request", "kernel", "daemon"] as const) {
     if (!want.has(s)) continue;
     const why = unavailable(s, caps);
     if (why) throw new UsageError(`Source "${s}" is not available: ${why}`);
     chosen[s] = true;
   }
+  // auto: the best kernel-side source; the daemon source when there is none.
   if (want.has("auto") && !chosen.request && !chosen.kernel) {
-    if (!unavailable("request", caps)) chosen.request = true;
-    else if (!unavailable("kernel", caps)) chosen.kernel = true;
-    else {
+    const best = (["request", "kernel", "daemon"] as const).find((s) => !unavailable(s, caps));
+    if (!best && !chosen.daemon) {
       throw new UsageError(
-        `No FUSE source is available: ${unavailable("request", caps)}; and ${
+        `No FUSE source is available: ${unavailable("request", caps)}; ${
           unavailable("kernel", caps)
-        }`,
+        }; and ${unavailable("daemon", caps)}`,
       );
     }
+    if (best) chosen[best] = true;
   }
   return chosen;
 }

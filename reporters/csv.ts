@@ -7,7 +7,7 @@
  * | schema | `fusetrace-1` |
  * | host, kernel, tool, bpftrace | where and with what the run was made |
  * | start | ISO 8601 start time; duration_s: seconds traced |
- * | source | `request` (fuse tracepoints), `kernel` (callback functions), `probe` (plugin probes) |
+ * | source | `request`, `queue`, `daemon`, `transit`, `kernel`, `uprobe`, `probe` (see report.ts) |
  * | mount, plugin, operation | the row's identity (`-` for sources without a mount) |
  * | count | requests/calls; timed: how many of them have a latency; in_flight: unanswered at stop |
  * | errors | error replies; errnos: `ENOENT:3;ENOSYS:1` |
@@ -26,6 +26,7 @@ import {
   errorCount,
   type OpRow,
   type Report,
+  SOURCE_NAMES,
   type SourceName,
   summarize,
 } from "../probes/report.ts";
@@ -64,8 +65,6 @@ export const COLUMNS = [
   "sum_ns",
   "buckets",
 ] as const;
-
-const SOURCES: readonly SourceName[] = ["request", "kernel", "probe"];
 
 function num(x: number): string {
   return Number.isFinite(x) ? String(Math.round(x)) : "";
@@ -177,7 +176,7 @@ export function readCsv(text: string, file: string): Report {
       durationS: int("duration_s"),
     };
     if (f.operation === "" && f.source === "") continue; // a run without rows
-    if (!SOURCES.includes(f.source as SourceName)) {
+    if (!SOURCE_NAMES.includes(f.source as SourceName)) {
       throw new UsageError(`${at}: unknown source "${f.source}"`);
     }
     const errors: Record<number, number> = {};

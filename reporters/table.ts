@@ -8,8 +8,15 @@ import { columns, fmtBytes, fmtNs } from "./format.ts";
 
 const HEAD = ["OPERATION", "COUNT", "ERR", "P50", "P90", "P99", "MAX", "MEAN", "BYTES"];
 
+const TITLE: Record<string, string> = {
+  request: "requests",
+  queue: "queue wait (send → daemon read)",
+  daemon: "daemon service (read → reply)",
+  transit: "reply transit (reply → end)",
+};
+
 function groupKey(r: OpRow): string {
-  return r.source === "request" ? `requests on ${r.mount}` : `${r.source} probes`;
+  return r.mount !== "-" ? `${TITLE[r.source] ?? r.source} on ${r.mount}` : `${r.source} probes`;
 }
 
 /**
@@ -39,7 +46,7 @@ export function formatTable(report: Report): string {
     ) {
       const s = summarize(r);
       lines.push([
-        r.source === "request" ? r.operation : `${r.plugin}:${r.operation}`,
+        r.mount !== "-" ? r.operation : `${r.plugin}:${r.operation}`,
         String(r.count),
         String(errorCount(r)),
         fmtNs(s.p50),
@@ -76,4 +83,50 @@ export function formatCounts(report: Report): string {
     b.count - a.count || a.operation.localeCompare(b.operation)
   );
   return columns([["FUNC", "COUNT"], ...rows.map((r) => [r.operation, String(r.count)])]);
+}
+
+/**
+ * Where each request's time goes, per mount and operation: total (request source) = queue (send →
+ * daemon read) + service (daemon read → reply) + transit (reply → end). Means add up exactly;
+ * p50s are shown for each part. Empty when the report has no split.
+ */
+export function formatSplit(report: Report): string {
+  const part = (source: string, mount: string, op: string) =>
+    report.rows.find((r) => r.source === source && r.mount === mount && r.operation === op);
+  const out: string[] = [];
+  const mounts = [...new Set(report.rows.filter((r) => r.source === "queue").map((r) => r.mount))];
+  for (const mount of mounts) {
+    const lines = [["OPERATION", "SPLIT", "TOTAL", "QUEUE", "SERVICE", "TRANSIT", "p50 Q/S/T"]];
+    const totals = report.rows.filter((r) => r.source === "request" && r.mount === mount);
+    for (const t of totals.sort((a, b) => b.count - a.count)) {
+      const [q, s, x] = ["queue", "daemon", "transit"].map((src) => part(src, mount, t.operation));
+      if (!q || !s || !x) continue;
+      // The parts are aggregated over the same requests: their means add up to the total.
+      const total = (q.sumNs + s.sumNs + x.sumNs) / summarize(q).timed;
+      const cell = (r: OpRow) => {
+        const m = summarize(r).mean;
+        return `${fmtNs(m)} ${Math.round((m / total) * 100)}%`;
+      };
+      lines.push([
+        t.operation,
+        `${summarize(q).timed}/${t.count}`,
+        fmtNs(total),
+        cell(q),
+        cell(s),
+        cell(x),
+        [q, s, x].map((r) => fmtNs(summarize(r).p50)).join("/"),
+      ]);
+    }
+    out.push(
+      `where the time goes on ${mount} (means over the requests seen at every stage):`,
+      columns(lines),
+      "",
+    );
+  }
+  if (report.daemonMissed) {
+    out.push(
+      `note: ${report.daemonMissed} daemon reads began before tracing (counted, not timed)`,
+    );
+  }
+  return out.join("\n").trimEnd();
 }

@@ -24,6 +24,16 @@ Deno.test("bad input: one line, exit 2", async () => {
   assertUsageError(await runCli(["trace", "-m", "/nonexistent/x"]), /Cannot read mount/);
   assertUsageError(await runCli(["trace", "-m", "/tmp"]), /"\/tmp" is not on a FUSE mount/);
   assertUsageError(await runCli(["trace", "--bogus"]), /unknown option '--bogus'/);
+  assertUsageError(await runCli(["trace", "--uprobe", "nocolon"]), /Invalid --uprobe "nocolon"/);
+  assertUsageError(
+    await runCli(["trace", "--uprobe", "/nonexistent:f*"]),
+    /Cannot read "\/nonexistent"/,
+  );
+  assertUsageError(await runCli(["trace", "--daemon", "bogus"]), /Unknown daemon preset "bogus"/);
+  assertUsageError(
+    await runCli(["trace", "--daemon-pid", "1"]),
+    /needs exactly one --mount|No daemon/,
+  );
   assertUsageError(await runCli(["nosuchcommand"]), /unknown command/);
   assertUsageError(
     await runCli(["trace"], { env: { FUSETRACE_BPFTRACE: "/nonexistent/bpftrace" } }),

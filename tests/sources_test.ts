@@ -62,6 +62,10 @@ Deno.test("asking for a source a machine lacks is one clear error", () => {
   );
   const both = chooseSources(["request", "kernel"], load("debian13-6.12"));
   assert(both.request && both.kernel && both.fentry);
-  const none = { ...load("el7-3.10"), kprobes: false };
+  const noKprobes = { ...load("el7-3.10"), kprobes: false };
+  assert(chooseSources(["auto"], noKprobes).daemon, "the daemon source needs only syscalls");
+  const none = { ...noKprobes, syscallTracepoints: false };
   assertThrows(() => chooseSources(["auto"], none), /No FUSE source is available/);
+  const split = chooseSources(["auto", "daemon"], load("this-machine-6.18"));
+  assert(split.request && split.daemon && !split.kernel, "auto,daemon = the request split");
 });

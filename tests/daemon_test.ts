@@ -1,0 +1,247 @@
+/**
+ * The daemon's side, live: read()/writev() on /dev/fuse against the request tracepoints on
+ * squashfuse (single-threaded) and bindfs --multithreaded, a daemon with a known service time,
+ * libfuse reply counts and the CVMFS preset on a stand-in library with CVMFS's mangled names.
+ */
+import { compose } from "../probes/compose.ts";
+import { symbolIs } from "../probes/daemon.ts";
+import { deviceOf, waitForMount } from "../probes/mounts.ts";
+import { prepare, run, type TraceOptions } from "../probes/runner.ts";
+import { findRow, type OpRow, type Report, summarize } from "../probes/report.ts";
+import { writeTree } from "../demo/squashfs.ts";
+import { walkStatRead } from "../demo/workload.ts";
+import { builtinPlugins } from "../plugins/mod.ts";
+import { assert, assertEquals, assertGolden, root, withSquashfs } from "./_helpers.ts";
+
+async function traced(o: TraceOptions, work: () => Promise<unknown>): Promise<Report> {
+  const ac = new AbortController();
+  let done: Promise<unknown> | undefined;
+  const report = await run(prepare(o), {
+    signal: ac.signal,
+    onReady: () => {
+      done = work().finally(() => ac.abort());
+    },
+  });
+  await done;
+  return report;
+}
+
+function rows(r: Report, source: string, mount: string): Map<string, OpRow> {
+  return new Map(
+    r.rows.filter((x) => x.source === source && x.mount === mount).map((x) => [x.operation, x]),
+  );
+}
+
+/** Every request is seen by the daemon source; the parts add up to the total exactly. */
+function assertSplit(r: Report, mount: string, missedLookups: number) {
+  const total = rows(r, "request", mount);
+  const service = rows(r, "daemon", mount);
+  const queue = rows(r, "queue", mount);
+  const transit = rows(r, "transit", mount);
+  assert(total.size >= 5, `ops: ${[...total.keys()]}`);
+  for (const [op, t] of total) {
+    assertEquals(service.get(op)?.count, t.count, `${op}: daemon count = request count`);
+    const q = queue.get(op)!;
+    const s = service.get(op)!;
+    const x = transit.get(op)!;
+    assertEquals(summarize(q).timed, summarize(s).timed, op);
+    assertEquals(summarize(x).timed, summarize(s).timed, op);
+    if (op !== "LOOKUP" || missedLookups === 0) {
+      assertEquals(summarize(q).timed, t.count, `${op}: every request split`);
+      assertEquals(
+        q.sumNs + s.sumNs + x.sumNs,
+        t.sumNs,
+        `${op}: queue + service + transit = total`,
+      );
+    }
+  }
+}
+
+Deno.test("squashfuse: daemon source counts = request counts; queue + service + transit = total", async () => {
+  await withSquashfs({ dirs: 2, subdirs: 3, filesPerDir: 10 }, async (m) => {
+    const r = await traced({ mounts: [m.mountPoint], sources: ["request", "daemon"] }, async () => {
+      // Its blocked read() began before tracing: this request is counted, not split.
+      await Deno.stat(`${m.mountPoint}/warm-up`).catch(() => undefined);
+      await walkStatRead(m.mountPoint);
+    });
+    assertSplit(r, m.mountPoint, 1);
+    const lookup = findRow(r, { source: "queue", operation: "LOOKUP" })!;
+    assertEquals(summarize(lookup).timed, m.layout.files.length + m.layout.dirs.length);
+    assertEquals(r.daemonMissed, 1, "the warm-up's read began before tracing");
+  });
+});
+
+Deno.test("bindfs --multithreaded: every request seen by the daemon source", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "fusetrace-bindfs-" });
+  Deno.mkdirSync(`${dir}/src`);
+  Deno.mkdirSync(`${dir}/mnt`);
+  writeTree(`${dir}/src`, { dirs: 2, subdirs: 2, filesPerDir: 15 });
+  const before = deviceOf(`${dir}/mnt`);
+  const daemon = new Deno.Command("bindfs", {
+    args: ["-f", "--multithreaded", `${dir}/src`, `${dir}/mnt`],
+    stderr: "null",
+  }).spawn();
+  try {
+    await waitForMount(`${dir}/mnt`, before);
+    const mnt = `${dir}/mnt`;
+    const r = await traced({ mounts: [mnt], sources: ["request", "daemon"] }, async () => {
+      await Promise.all([0, 1, 2, 3].map(() => walkStatRead(mnt)));
+    });
+    const total = rows(r, "request", mnt);
+    const service = rows(r, "daemon", mnt);
+    assert(total.get("LOOKUP")!.count >= 60);
+    for (const [op, t] of total) {
+      assertEquals(service.get(op)?.count, t.count, `${op}: daemon count = request count`);
+    }
+  } finally {
+    await new Deno.Command("fusermount3", { args: ["-u", "-z", `${dir}/mnt`] }).output();
+    await daemon.status;
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+/** Builds the stand-in CVMFS daemon once: cvmfs2 + libcvmfs_fuse3.so.2.99. */
+let stubDir: string | undefined;
+async function buildStub(): Promise<string> {
+  if (stubDir) return stubDir;
+  const dir = Deno.makeTempDirSync({ prefix: "fusetrace-stub-" });
+  const flags = new TextDecoder().decode(
+    (await new Deno.Command("pkg-config", { args: ["--cflags", "--libs", "fuse3"] }).output())
+      .stdout,
+  ).trim().split(/\s+/);
+  const fx = `${root}tests/fixtures`;
+  for (
+    const [cc, args] of [
+      ["g++", [
+        "-O0",
+        "-shared",
+        "-fPIC",
+        "-o",
+        `${dir}/libcvmfs_fuse3.so.2.99`,
+        `${fx}/cvmfs_stub.cc`,
+      ]],
+      ["gcc", [
+        "-o",
+        `${dir}/cvmfs2`,
+        `${fx}/cvmfs_stub_main.c`,
+        `-L${dir}`,
+        "-l:libcvmfs_fuse3.so.2.99",
+        `-Wl,-rpath,${dir}`,
+      ]],
+    ] as const
+  ) {
+    const o = await new Deno.Command(cc, { args: [...args, ...flags], stderr: "piped" }).output();
+    assert(o.success, new TextDecoder().decode(o.stderr));
+  }
+  return stubDir = dir;
+}
+
+async function withStub<T>(lookupMs: number, fn: (mnt: string, pid: number) => Promise<T>) {
+  const dir = await buildStub();
+  const mnt = Deno.makeTempDirSync({ prefix: "fusetrace-stub-mnt-" });
+  const before = deviceOf(mnt);
+  const daemon = new Deno.Command(`${dir}/cvmfs2`, {
+    args: [mnt],
+    env: { STUB_LOOKUP_MS: String(lookupMs) },
+    stderr: "null",
+  }).spawn();
+  try {
+    await waitForMount(mnt, before);
+    return await fn(mnt, daemon.pid);
+  } finally {
+    daemon.kill("SIGTERM");
+    await daemon.status;
+    await new Deno.Command("fusermount3", { args: ["-u", "-z", mnt], stderr: "null" }).output();
+    Deno.removeSync(mnt);
+  }
+}
+
+Deno.test("a daemon sleeping 20 ms in lookup: service p50 within 5 %; CVMFS preset; libfuse replies", async () => {
+  await withStub(20, async (mnt, pid) => {
+    const r = await traced(
+      { mounts: [mnt], sources: ["request", "daemon"], daemonPresets: ["cvmfs", "libfuse"] },
+      async () => {
+        await Deno.stat(`${mnt}/warm-up`).catch(() => undefined); // ENOENT, and re-arms read()
+        for (let i = 0; i < 10; i++) await Deno.stat(`${mnt}/f${i}`);
+        await Deno.stat(`${mnt}/nope`).catch(() => undefined);
+        await Deno.readFile(`${mnt}/f3`);
+      },
+    );
+    const service = findRow(r, { source: "daemon", operation: "LOOKUP" })!;
+    assertEquals(service.count, 12);
+    const p50 = summarize(service).p50;
+    assert(Math.abs(p50 - 20e6) / 20e6 <= 0.05, `service p50 ${p50} ns vs 20 ms`);
+    // CVMFS preset: the stand-in's cvmfs_lookup, timed by uprobes, mapped onto the lookup plugin.
+    const cb = findRow(r, { source: "uprobe", operation: "cvmfs_lookup" })!;
+    assertEquals(cb.plugin, "lookup");
+    assertEquals(cb.count, 12);
+    assert(Math.abs(summarize(cb).p50 - 20e6) / 20e6 <= 0.05);
+    assertEquals(findRow(r, { source: "uprobe", operation: "cvmfs_open" })?.plugin, "open");
+    assertEquals(findRow(r, { source: "uprobe", operation: "cvmfs_read" })?.count, 1);
+    // libfuse preset: one fuse_reply_entry per successful LOOKUP.
+    const lookups = findRow(r, { source: "request", operation: "LOOKUP" })!;
+    const ok = lookups.count - (lookups.errors[2] ?? 0);
+    assertEquals(ok, 10);
+    assertEquals(findRow(r, { source: "uprobe", operation: "fuse_reply_entry" })?.count, ok);
+    // fuse_reply_err answers errors (2 ENOENT, FLUSH's ENOSYS) and RELEASE (error 0).
+    const errors = r.rows.filter((x) => x.source === "request")
+      .reduce((n, x) => n + Object.values(x.errors).reduce((a, b) => a + b, 0), 0);
+    const release = findRow(r, { source: "request", operation: "RELEASE" })?.count ?? 0;
+    assertEquals(release, 1);
+    assertEquals(
+      findRow(r, { source: "uprobe", operation: "fuse_reply_err" })?.count,
+      errors + release,
+    );
+    assert(pid > 0);
+  });
+});
+
+Deno.test("daemon source alone (no fuse tracepoints needed), and --uprobe BINARY:PATTERN", async () => {
+  await withStub(5, async (mnt) => {
+    const lib = `${await buildStub()}/libcvmfs_fuse3.so.2.99`;
+    const uprobes = [`${lib}:*cvmfs_lookup*`];
+    const r = await traced({ mounts: [mnt], sources: ["daemon"], uprobes }, async () => {
+      await Deno.stat(`${mnt}/warm-up`).catch(() => undefined);
+      for (let i = 0; i < 6; i++) await Deno.stat(`${mnt}/f${i}`);
+    });
+    assertEquals(r.rows.filter((x) => x.source === "request"), []);
+    const s = findRow(r, { source: "daemon", operation: "LOOKUP" })!;
+    assertEquals(s.count, 6, "the warm-up's read began before tracing");
+    assertEquals(r.daemonMissed, 1);
+    assertEquals(s.errors, {});
+    assert(Math.abs(summarize(s).p50 - 5e6) / 5e6 <= 0.05, `${summarize(s).p50}`);
+    const u = findRow(r, { source: "uprobe", plugin: "uprobe" })!;
+    assertEquals(u.operation, "_ZN5cvmfsL12cvmfs_lookupEP8fuse_reqmPKc");
+    assertEquals(u.count, 7, "--uprobe BINARY:PATTERN times every call, the warm-up's too");
+  });
+});
+
+Deno.test("CVMFS preset program is golden; C++ local symbols match exactly", () => {
+  const lib = "/usr/lib64/libcvmfs_fuse3.so.2.11.5";
+  const sym = (n: string, rest: string) => `_ZN5cvmfsL${n.length}${n}E${rest}`;
+  const c = compose({
+    version: [0, 17, 0],
+    plugins: builtinPlugins,
+    request: true,
+    daemons: [{ pid: 4242, connection: 45 }],
+    uprobePids: [4242],
+    uprobes: [
+      {
+        plugin: "lookup",
+        operation: "cvmfs_lookup",
+        binary: lib,
+        symbol: sym("cvmfs_lookup", "P8fuse_reqmPKc"),
+      },
+      {
+        plugin: "read",
+        operation: "cvmfs_read",
+        binary: lib,
+        symbol: sym("cvmfs_read", "P8fuse_reqmmlP14fuse_file_info"),
+      },
+    ],
+  });
+  assertGolden("cvmfs-preset-0.17.0.bt", c.program);
+  assert(symbolIs("_ZN5cvmfsL12cvmfs_lookupEP8fuse_reqmPKc", "cvmfs_lookup"));
+  assert(!symbolIs("_ZN5cvmfsL13cvmfs_readdirEP8fuse_reqmmlP14fuse_file_info", "cvmfs_read"));
+  assert(symbolIs("fuse_reply_entry", "fuse_reply_entry"));
+});
