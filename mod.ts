@@ -30,3 +30,7 @@ export * from "./reporters/histogram.ts";
 export * from "./reporters/csv.ts";
 export * from "./reporters/diff.ts";
 export * from "./reporters/legacy.ts";
+export * from "./testfs/fs.ts";
+export * from "./testfs/spawn.ts";
+export * from "./testfs/tree.ts";
+export * from "./testfs/options.ts";

@@ -1,21 +1,48 @@
 /**
- * The built-in demo: generate a tree of ≥ 2 000 files, pack it with mksquashfs, mount it with
- * squashfuse, trace it with every plugin while a workload walks, stats and reads every file, print
- * the report, write a CSV, unmount — also on Ctrl-C.
+ * The built-in demo, on testfs (a FUSE filesystem with known service times): mount it with
+ * CVMFS-like latencies, trace a start-up-like workload (walk, stat, read every file) with every
+ * plugin and every source available here, print the report and where the time goes, write a CSV;
+ * then a second run with a slower LOOKUP, and the coloured diff of the two. Cleans up on Ctrl-C.
  * @module
  */
 import { prepare, run } from "../probes/runner.ts";
+import { unavailable } from "../probes/sources.ts";
+import { detectCapabilities } from "../probes/capabilities.ts";
+import type { Report } from "../probes/report.ts";
 import { writeCsv, writeFileAtomic } from "../reporters/csv.ts";
-import { formatTable } from "../reporters/table.ts";
-import { ensureTools, mountSquashfs, shapeFor } from "./squashfs.ts";
+import { compareReports, legend } from "../reporters/diff.ts";
+import { formatDiffTable } from "../reporters/diff_render.ts";
+import { formatSplit, formatTable } from "../reporters/table.ts";
+import type { TestFsOptions } from "../testfs/fs.ts";
+import { spawnTestFs } from "../testfs/spawn.ts";
+import { ensureTools } from "./squashfs.ts";
 import { walkStatRead } from "./workload.ts";
 
 /** Demo options. */
 export interface DemoOptions {
-  /** Files in the generated tree (default 2400). */
+  /** Files in the generated tree (default 2000). */
   files?: number;
-  /** CSV file to write. */
+  /** CSV path prefix: writes PREFIX_1.csv and PREFIX_2.csv. */
   csv: string;
+  /** Colour the diff (default: when stdout is a terminal and NO_COLOR is unset). */
+  color?: boolean;
+}
+
+const us = (n: number) => ({ kind: "fixed" as const, ms: n / 1000 });
+
+/** The two variants: a warm CVMFS-like cache, then the same with LOOKUP twice as slow. */
+export function demoVariants(files: number): [string, TestFsOptions][] {
+  const base: TestFsOptions = {
+    depth: 3,
+    fanout: 4,
+    files,
+    sizeScale: 0.05,
+    latency: { lookup: us(200), getattr: us(100), open: us(100), read: us(300) },
+  };
+  return [
+    ["baseline (lookup 200us, read 300us)", base],
+    ["slower lookup (400us)", { ...base, latency: { ...base.latency, lookup: us(400) } }],
+  ];
 }
 
 /** Runs the demo; cleans up on Ctrl-C. */
@@ -26,30 +53,55 @@ export async function runDemo(o: DemoOptions): Promise<void> {
   const onSig = () => ac.abort();
   Deno.addSignalListener("SIGINT", onSig);
   Deno.addSignalListener("SIGTERM", onSig);
-  const shape = shapeFor(o.files ?? 2400);
-  log(`building a squashfs image of ${shape.dirs * shape.subdirs * shape.filesPerDir} files…`);
-  const m = await mountSquashfs(shape);
+  const caps = detectCapabilities();
+  const sources = (["request", "daemon"] as const).filter((s) => !unavailable(s, caps));
+  const reports: Report[] = [];
   try {
-    log(`mounted with squashfuse at ${m.mountPoint}`);
-    const p = prepare({ mounts: [m.mountPoint] });
-    let work: Promise<void> | undefined;
-    const report = await run(p, {
-      signal: ac.signal,
-      onReady: () => {
-        log(`tracing with every plugin (${p.plugins.length}); workload: walk, stat, read`);
-        work = walkStatRead(m.mountPoint, (s) => log(`read ${s.files} files`))
-          .then((s) => log(`workload done: ${s.dirs} dirs, ${s.files} files, ${s.bytes} bytes`))
-          .catch((e) => log(`workload stopped: ${(e as Error).message}`))
-          .finally(() => ac.abort());
-      },
-    });
-    await work;
-    console.log(formatTable(report));
-    writeFileAtomic(o.csv, writeCsv(report));
-    log(`CSV written to ${o.csv}`);
+    for (const [i, [name, opts]] of demoVariants(o.files ?? 2000).entries()) {
+      if (ac.signal.aborted) break;
+      const mnt = Deno.makeTempDirSync({ prefix: "fusetrace-demo-" });
+      log(`run ${i + 1}/2, ${name}: mounting testfs (${opts.files} files) at ${mnt}`);
+      const fs = await spawnTestFs(mnt, opts);
+      try {
+        const p = prepare({ mounts: [mnt], sources: [...sources] });
+        const stop = new AbortController();
+        ac.signal.addEventListener("abort", () => stop.abort(), { once: true });
+        let work: Promise<void> | undefined;
+        const report = await run(p, {
+          signal: stop.signal,
+          onReady: () => {
+            log(`tracing with every plugin (${p.plugins.length}), sources ${sources.join("+")}`);
+            work = walkStatRead(mnt, (s) => log(`  read ${s.files} files`), ac.signal)
+              .then((s) =>
+                log(`  workload done: ${s.dirs} dirs, ${s.files} files, ${s.bytes} bytes`)
+              )
+              .catch((e) => log(`  workload stopped: ${(e as Error).message}`))
+              .finally(() => stop.abort());
+          },
+        });
+        await work;
+        console.log(`\n=== run ${i + 1}: ${name} ===\n${formatTable(report)}`);
+        const split = formatSplit(report);
+        if (split) console.log(`\n${split}`);
+        const csv = `${o.csv}_${i + 1}.csv`;
+        // Mount points differ between runs: name the mount by its role so the diff pairs rows.
+        report.rows = report.rows.map((r) => (r.mount === mnt ? { ...r, mount: "testfs" } : r));
+        writeFileAtomic(csv, writeCsv(report));
+        log(`CSV written to ${csv}`);
+        reports.push(report);
+      } finally {
+        await fs.close();
+        Deno.removeSync(mnt);
+        log("unmounted");
+      }
+    }
+    if (reports.length === 2) {
+      const color = o.color ?? (Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR"));
+      console.log(`\n=== diff: run 1 → run 2 (fusetrace diff ${o.csv}_1.csv ${o.csv}_2.csv) ===`);
+      const rows = compareReports(reports[0]!, reports[1]!).filter((r) => r.source === "request");
+      console.log(formatDiffTable(rows, legend(), color));
+    }
   } finally {
-    await m.close();
-    log("unmounted");
     Deno.removeSignalListener("SIGINT", onSig);
     Deno.removeSignalListener("SIGTERM", onSig);
   }

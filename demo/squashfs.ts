@@ -61,11 +61,12 @@ function has(cmd: string): boolean {
   });
 }
 
+/** Commands the demo and the squashfs helpers need, and the packages that have them. */
 const TOOLS: Record<string, string> = {
   bpftrace: "bpftrace",
+  fusermount3: "fuse3",
   squashfuse: "squashfuse",
   mksquashfs: "squashfs-tools",
-  fusermount3: "fuse3",
 };
 
 /**

@@ -10,10 +10,11 @@ export interface WorkloadStats {
   bytes: number;
 }
 
-/** Walks `root` recursively, stats and reads every file. */
+/** Walks `root` recursively, stats and reads every file; stops early when `signal` aborts. */
 export async function walkStatRead(
   root: string,
   progress?: (s: WorkloadStats) => void,
+  signal?: AbortSignal,
 ): Promise<WorkloadStats> {
   const stats: WorkloadStats = { dirs: 0, files: 0, bytes: 0 };
   const files: string[] = [];
@@ -26,8 +27,12 @@ export async function walkStatRead(
     }
   };
   await walk(root);
-  for (const f of files) await Deno.stat(f);
   for (const f of files) {
+    if (signal?.aborted) return stats;
+    await Deno.stat(f);
+  }
+  for (const f of files) {
+    if (signal?.aborted) return stats;
     stats.bytes += (await Deno.readFile(f)).length;
     stats.files++;
     if (stats.files % 500 === 0) progress?.(stats);

@@ -91,3 +91,8 @@ export async function waitForMount(path: string, before: number | undefined, tim
   }
   throw new Error(`No filesystem appeared at "${path}" within ${timeoutMs} ms`);
 }
+
+/** Every mount point of this mount namespace. */
+export function mountPoints(): string[] {
+  return parseMountinfo(Deno.readTextFileSync("/proc/self/mountinfo")).map((m) => m.mountPoint);
+}

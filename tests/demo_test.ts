@@ -1,23 +1,29 @@
 import { fuseMounts } from "../probes/mounts.ts";
 import { readCsv } from "../reporters/csv.ts";
 import { findRow } from "../probes/report.ts";
-import { assert, assertEquals, runCli } from "./_helpers.ts";
+import { assert, assertEquals, assertMatch, root, runCli } from "./_helpers.ts";
 
-Deno.test("demo: traces a squashfs workload, writes the CSV, leaves no mount or process", async () => {
+async function leftovers(): Promise<string> {
+  const o = await new Deno.Command("pgrep", { args: ["-af", "cli.ts testfs"] }).output();
+  return new TextDecoder().decode(o.stdout).trim();
+}
+
+Deno.test("demo: two traced runs on testfs, CSVs, a coloured diff; nothing left behind", async () => {
   const dir = Deno.makeTempDirSync();
   const before = fuseMounts().length;
-  const r = await runCli(["demo", "--csv", `${dir}/demo.csv`]);
+  const r = await runCli(["demo", "--csv", `${dir}/demo`]);
   assertEquals(r.code, 0, r.stderr);
-  assert(r.stderr.includes("workload done: 89 dirs, 2400 files"), r.stderr);
-  assert(r.stdout.includes("LOOKUP"), r.stdout);
-  const report = readCsv(Deno.readTextFileSync(`${dir}/demo.csv`), "demo.csv");
-  assertEquals(findRow(report, { operation: "OPEN" })?.count, 2400);
-  assertEquals(findRow(report, { operation: "LOOKUP" })?.count, 2400 + 88);
+  assertEquals(r.stderr.match(/workload done: 85 dirs, 2000 files/g)?.length, 2, r.stderr);
+  for (const n of [1, 2]) {
+    const report = readCsv(Deno.readTextFileSync(`${dir}/demo_${n}.csv`), "demo.csv");
+    assertEquals(findRow(report, { source: "request", operation: "LOOKUP" })?.count, 2000 + 84);
+    assertEquals(findRow(report, { source: "daemon", operation: "READ" })?.count, 2000);
+  }
+  assert(r.stdout.includes("where the time goes"), r.stdout);
+  assertMatch(r.stdout, /^testfs LOOKUP .* yellow$/m);
+  assertMatch(r.stdout, /^testfs READ .* green$/m);
   assertEquals(fuseMounts().length, before, "no leftover mount");
-  const ps = new TextDecoder().decode(
-    (await new Deno.Command("pgrep", { args: ["-f", "squashfuse -f"] }).output()).stdout,
-  );
-  assertEquals(ps.trim(), "", "no leftover squashfuse");
+  assertEquals(await leftovers(), "", "no leftover testfs");
   Deno.removeSync(dir, { recursive: true });
 });
 
@@ -25,8 +31,8 @@ Deno.test("demo: Ctrl-C unmounts and leaves nothing behind", async () => {
   const dir = Deno.makeTempDirSync();
   const before = fuseMounts().length;
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "cli.ts", "demo", "--files", "20000", "--csv", `${dir}/x.csv`],
-    cwd: new URL("..", import.meta.url).pathname,
+    args: ["run", "-A", "cli.ts", "demo", "--files", "20000", "--csv", `${dir}/x`],
+    cwd: root,
     stdout: "null",
     stderr: "piped",
   }).spawn();
@@ -43,8 +49,10 @@ Deno.test("demo: Ctrl-C unmounts and leaves nothing behind", async () => {
     if (done) break;
     err += value;
   }
-  await child.status;
+  assertEquals((await child.status).code, 0, err);
   assert(err.includes("unmounted"), err);
+  assert(!err.includes("run 2/2"), "stopped after the first run");
   assertEquals(fuseMounts().length, before, "no leftover mount");
+  assertEquals(await leftovers(), "", "no leftover testfs");
   Deno.removeSync(dir, { recursive: true });
 });

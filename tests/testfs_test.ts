@@ -1,0 +1,172 @@
+/** testfs: the FUSE filesystem with known latencies, and the ground truth for accuracy. */
+import { prepare, run, type TraceOptions } from "../probes/runner.ts";
+import { findRow, type Report, summarize } from "../probes/report.ts";
+import { mountPoints } from "../probes/mounts.ts";
+import { type SpawnedTestFs, spawnTestFs } from "../testfs/spawn.ts";
+import { buildTree, content } from "../testfs/tree.ts";
+import type { TestFsOptions } from "../testfs/fs.ts";
+import { walkStatRead } from "../demo/workload.ts";
+import { assert, assertEquals, assertMatch, runCli } from "./_helpers.ts";
+
+async function withTestFs<T>(o: TestFsOptions, fn: (fs: SpawnedTestFs) => Promise<T>): Promise<T> {
+  const mnt = Deno.makeTempDirSync({ prefix: "fusetrace-testfs-" });
+  const fs = await spawnTestFs(mnt, o);
+  try {
+    return await fn(fs);
+  } finally {
+    await fs.close();
+    Deno.removeSync(mnt);
+  }
+}
+
+async function traced(o: TraceOptions, work: () => Promise<unknown>): Promise<Report> {
+  const ac = new AbortController();
+  let done: Promise<unknown> | undefined;
+  const report = await run(prepare(o), {
+    signal: ac.signal,
+    onReady: () => {
+      done = work().finally(() => ac.abort());
+    },
+  });
+  await done;
+  return report;
+}
+
+const SMALL = { depth: 2, fanout: 3, files: 90, sizeScale: 0.01 };
+
+Deno.test("testfs serves the tree with verifiable content; counts are what the workload implies", async () => {
+  await withTestFs(SMALL, async (fs) => {
+    const tree = buildTree(SMALL);
+    const r = await traced({ mounts: [fs.mountPoint] }, () => walkStatRead(fs.mountPoint));
+    const c = (op: string) => findRow(r, { operation: op })?.count ?? 0;
+    const files = tree.files.length;
+    const dirs = tree.dirs.length;
+    assertEquals([files, dirs], [90, 12]);
+    assertEquals(c("LOOKUP"), files + dirs);
+    assertEquals(c("OPEN"), files);
+    assertEquals(c("FLUSH"), files);
+    assertEquals(c("RELEASE"), files);
+    assertEquals(c("OPENDIR"), dirs + 1);
+    assertEquals(c("RELEASEDIR"), dirs + 1);
+    const nonEmpty = tree.nodes.filter((n) => !n.dir && n.size > 0).length;
+    assertEquals(c("READ"), nonEmpty, "small files: one READ each, none for empty files");
+    const total = tree.nodes.filter((n) => !n.dir).reduce((s, n) => s + n.size, 0);
+    assertEquals(findRow(r, { operation: "READ" })!.bytesOut, total);
+    for (const [i, path] of tree.files.entries()) {
+      if (i % 9) continue;
+      const ino = tree.nodes.findIndex((n) => n.name === path.split("/").pop() && !n.dir);
+      assertEquals(
+        await Deno.readFile(`${fs.mountPoint}/${path}`),
+        content(ino, 0, tree.nodes[ino]!.size),
+      );
+    }
+  });
+});
+
+Deno.test("accuracy: reported p50 = injected service time + transit, within 5 %", async () => {
+  const shape = { depth: 1, fanout: 2, files: 40, sizeScale: 0.01, attrTimeout: 0 };
+  const work = async (mnt: string) => {
+    for (const f of buildTree(shape).files) {
+      await Deno.stat(`${mnt}/${f}`);
+      await Deno.stat(`${mnt}/${f}`); // attr timeout 0: GETATTR
+      await Deno.readFile(`${mnt}/${f}`);
+    }
+  };
+  const p50 = (r: Report, source: string, op: string) =>
+    summarize(findRow(r, { source: source as "request", operation: op })!).p50;
+  const base = await withTestFs(
+    shape,
+    (fs) => traced({ mounts: [fs.mountPoint], sources: ["request"] }, () => work(fs.mountPoint)),
+  );
+  const injected = 20e6;
+  const r = await withTestFs(
+    {
+      ...shape,
+      latency: {
+        lookup: { kind: "fixed", ms: 20 },
+        getattr: { kind: "fixed", ms: 20 },
+        read: { kind: "fixed", ms: 20 },
+      },
+    },
+    (fs) =>
+      traced(
+        { mounts: [fs.mountPoint], sources: ["request", "daemon"] },
+        () => work(fs.mountPoint),
+      ),
+  );
+  for (const op of ["LOOKUP", "GETATTR", "READ"]) {
+    const want = injected + p50(base, "request", op);
+    const got = p50(r, "request", op);
+    assert(Math.abs(got - want) / want <= 0.05, `${op} request p50 ${got} vs ${want}`);
+    const service = p50(r, "daemon", op);
+    assert(Math.abs(service - injected) / injected <= 0.05, `${op} daemon p50 ${service}`);
+  }
+});
+
+Deno.test("slow requests overlap unless --single-thread", async () => {
+  // One file per directory: this kernel serialises lookups within one directory.
+  const shape = {
+    depth: 1,
+    fanout: 8,
+    files: 8,
+    latency: { lookup: { kind: "fixed" as const, ms: 150 } },
+  };
+  const burst = async (mnt: string) => {
+    for (const d of buildTree(shape).dirs) await Deno.stat(`${mnt}/${d}`);
+    const t = performance.now();
+    await Promise.all(buildTree(shape).files.map((f) => Deno.stat(`${mnt}/${f}`)));
+    return performance.now() - t;
+  };
+  const parallel = await withTestFs(shape, (fs) => burst(fs.mountPoint));
+  const serial = await withTestFs({ ...shape, singleThread: true }, (fs) => burst(fs.mountPoint));
+  assert(serial >= 8 * 150 - 10, `single-thread serves one at a time: ${serial} ms`);
+  assert(parallel < serial / 2, `overlapping: ${parallel} ms vs ${serial} ms`);
+});
+
+Deno.test("injected errors are replied and counted exactly", async () => {
+  const shape = { depth: 1, fanout: 1, files: 60, errors: { lookup: { errno: 5, p: 0.3 } } };
+  await withTestFs(shape, async (fs) => {
+    let failed = 0;
+    const r = await traced({ mounts: [fs.mountPoint], plugins: ["lookup"] }, async () => {
+      for (const f of buildTree(shape).files) {
+        await Deno.stat(`${fs.mountPoint}/${f}`).catch(() => failed++);
+      }
+    });
+    assert(failed > 5 && failed < 40, `${failed} of 60 failed`);
+    assertEquals(findRow(r, { operation: "LOOKUP" })!.errors, { 5: failed });
+  });
+});
+
+Deno.test("SIGTERM unmounts cleanly; a crash leaves a visible status and no stale mount", async () => {
+  const mnt = Deno.makeTempDirSync({ prefix: "fusetrace-testfs-" });
+  const a = await spawnTestFs(mnt, { files: 5 });
+  assert(mountPoints().includes(mnt));
+  assertEquals((await a.close()).code, 0);
+  assert(!mountPoints().includes(mnt));
+  const b = await spawnTestFs(mnt, { files: 5 });
+  Deno.kill(b.pid, "SIGKILL");
+  const s = await b.status;
+  assertEquals(s.signal, "SIGKILL");
+  for (let i = 0; i < 50 && mountPoints().includes(mnt); i++) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert(!mountPoints().includes(mnt), "auto_unmount removed the mount");
+  Deno.removeSync(mnt);
+});
+
+Deno.test("testfs bad input: one line, exit 2", async () => {
+  for (
+    const [args, re] of [
+      [["testfs", "/nonexistent"], /Mount point "\/nonexistent" is not a directory/],
+      [["testfs", "/tmp", "--latency", "lookup=fast"], /Invalid latency "lookup=fast"/],
+      [["testfs", "/tmp", "--latency", "mkdir=1ms"], /Unknown operation "mkdir"/],
+      [["testfs", "/tmp", "--errors", "lookup=ENOENT"], /Invalid --errors "lookup=ENOENT"/],
+      [["testfs", "/tmp", "--files", "-3"], /Invalid --files "-3"/],
+    ] as const
+  ) {
+    const r = await runCli([...args]);
+    assertEquals(r.code, 2, r.stderr);
+    assertMatch(r.stderr.trim(), re);
+    assertEquals(r.stderr.trim().split("\n").length, 1);
+  }
+});
