@@ -7,6 +7,7 @@ import { Command, CommanderError, Option } from "@commander-js/extra-typings";
 import { builtinPlugins } from "./plugins/mod.ts";
 import { UsageError } from "./probes/errors.ts";
 import { parseDurationMs, parseList, parsePositiveInt } from "./probes/options.ts";
+import { resolveMount } from "./probes/mounts.ts";
 import { prepare, run } from "./probes/runner.ts";
 import { SOURCE_CHOICES, type SourceChoice } from "./probes/sources.ts";
 import { defaultCsvName, writeCsv, writeFileAtomic } from "./reporters/csv.ts";
@@ -324,6 +325,69 @@ program.command("testfs")
     await fs.done;
     Deno.removeSignalListener("SIGINT", onSig);
     Deno.removeSignalListener("SIGTERM", onSig);
+  });
+
+program.command("bench")
+  .description("Run workloads against a mount (default: a generated squashfuse tree), traced")
+  .argument("[mount]", "a FUSE mount (default: generate a squashfs image and mount it)")
+  .option(
+    "-w, --workload <list>",
+    "storm, walk, cold-read, warm-read, import",
+    "storm,walk,cold-read,warm-read,import",
+  )
+  .option("-r, --repeat <n>", "runs per workload", "1")
+  .option("--untraced", "baseline: run without tracing")
+  .option("--csv-dir <dir>", "write one CSV per traced run here", "bench/results")
+  .option("--overhead", "measure tracing overhead on a metadata storm (ratios to untraced)")
+  .option("--cpu <n>", "CPU to pin the client and the daemon to", "0")
+  .option("--files <n>", "files of the generated tree", "10000")
+  .action(async (mount, o) => {
+    const { WORKLOADS } = await import("./bench/workload.ts");
+    const bench = await import("./bench/bench.ts");
+    const workloads = parseList(o.workload).map((w) => {
+      if (!(WORKLOADS as readonly string[]).includes(w)) {
+        throw new UsageError(`Unknown workload "${w}"; valid workloads: ${WORKLOADS.join(", ")}`);
+      }
+      return w as typeof WORKLOADS[number];
+    });
+    const repeat = parsePositiveInt(o.repeat, "--repeat");
+    const cpu = Number(o.cpu);
+    if (!/^\d+$/.test(o.cpu) || cpu >= navigator.hardwareConcurrency) {
+      throw new UsageError(
+        `Invalid --cpu "${o.cpu}": this machine has CPUs 0-${navigator.hardwareConcurrency - 1}`,
+      );
+    }
+    if (Deno.uid() !== 0) throw new UsageError("bench needs root (it traces and drops caches)");
+    const log = (l: string) => console.error(`[bench] ${l}`);
+    let made: { mountPoint: string; close(): Promise<void> } | undefined;
+    if (mount) resolveMount(mount);
+    else {
+      const { ensureTools, mountSquashfs, shapeFor } = await import("./demo/squashfs.ts");
+      await ensureTools(log);
+      const files = parsePositiveInt(o.files, "--files");
+      log(`generating a squashfs image of ${files} files, mounted with squashfuse`);
+      made = await mountSquashfs(shapeFor(files));
+    }
+    const target = mount ?? made!.mountPoint;
+    try {
+      if (o.overhead) {
+        const results = await bench.measureOverhead({ mount: target, repeat, cpu, progress: log });
+        console.log(bench.formatOverhead(results, (await bench.listFiles(target)).length));
+      } else {
+        const runs = await bench.runBench({
+          mount: target,
+          workloads,
+          repeat,
+          cpu,
+          ...(o.untraced ? { untraced: true } : { csvDir: o.csvDir }),
+          progress: log,
+        });
+        console.log(bench.formatBench(runs));
+        if (!o.untraced) log(`CSV files in ${o.csvDir}`);
+      }
+    } finally {
+      await made?.close();
+    }
   });
 
 program.command("demo")

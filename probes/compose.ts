@@ -192,7 +192,9 @@ export function compose(o: ComposeOptions): Composed {
       `$op = (uint64)${arg}opcode;`,
       ...maskVar,
       ...guarded(conds, [
-        `@bin[1, $c, $op] = sum(${arg}len - 40);`,
+        // Bytes to the daemon only where a request carries data (WRITE, SETXATTR): a map
+        // update per request costs more than the names LOOKUPs carry are worth.
+        `if ($op == 16 || $op == 21) { @bin[1, $c, $op] = sum(${arg}len - 40); }`,
         `if (${noReply}) {`,
         `  @cnt[1, $c, $op] = count();`,
         `} else {`,

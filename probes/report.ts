@@ -44,7 +44,7 @@ export interface OpRow {
   count: number;
   /** Replies carrying an error, by errno number. */
   errors: Record<number, number>;
-  /** Payload bytes sent to the daemon (request length minus the 40-byte header). */
+  /** Bytes sent to the daemon by WRITE and SETXATTR (request length minus the 40-byte header). */
   bytesIn: number;
   /** Payload bytes of the replies (reply length minus the 16-byte header). */
   bytesOut: number;

@@ -1,0 +1,305 @@
+/**
+ * `bench`: workloads against a mount (metadata storm, tree walk, cold read, warm read, an
+ * import-like start-up), each traced (or not, `--untraced`), a CSV per run and a summary; and
+ * `--overhead`: the same storm untraced, traced by fusetrace, and traced by a naive one-printf-per-
+ * request bpftrace script, client and daemon pinned to one CPU, as wall-time ratios over repeats.
+ * @module
+ */
+import { daemonTargets } from "../probes/daemon.ts";
+import { findBpftrace } from "../probes/capabilities.ts";
+import { resolveMount } from "../probes/mounts.ts";
+import { type Report, summarize } from "../probes/report.ts";
+import { prepare, run } from "../probes/runner.ts";
+import type { SourceChoice } from "../probes/sources.ts";
+import { writeCsv, writeFileAtomic } from "../reporters/csv.ts";
+import { columns, fmtNs } from "../reporters/format.ts";
+import type { Workload } from "./workload.ts";
+
+const WORKLOAD = new URL("./workload.ts", import.meta.url).pathname;
+const COLD: ReadonlySet<Workload> = new Set(["storm", "walk", "cold-read", "import"]);
+
+/** What to bench. */
+export interface BenchOptions {
+  mount: string;
+  workloads: readonly Workload[];
+  /** Runs per workload (default 1). */
+  repeat?: number;
+  /** Baseline: run without tracing. */
+  untraced?: boolean;
+  /** Where to write one CSV per traced run. */
+  csvDir?: string;
+  /** CPU the client and the daemon are pinned to (default 0). */
+  cpu?: number;
+  progress?: (line: string) => void;
+}
+
+/** One bench run. */
+export interface BenchRun {
+  workload: Workload;
+  run: number;
+  traced: boolean;
+  ms: number;
+  ops: number;
+  /** FUSE requests the trace saw (traced runs). */
+  requests?: number;
+  /** p50 of the most frequent operation, ns (traced runs). */
+  p50?: number;
+  top?: string;
+  csv?: string;
+}
+
+/** Every file below `root` (relative paths), by a walk. */
+export async function listFiles(root: string, sub = ""): Promise<string[]> {
+  const out: string[] = [];
+  for await (const e of Deno.readDir(`${root}/${sub}`)) {
+    const rel = sub ? `${sub}/${e.name}` : e.name;
+    if (e.isDirectory) out.push(...await listFiles(root, rel));
+    else if (e.isFile) out.push(rel);
+  }
+  return out;
+}
+
+/** Drops the dentry, inode (and page) caches, so the next pass reaches the daemon: root only. */
+export function dropCaches(level: 2 | 3 = 3): void {
+  Deno.writeTextFileSync("/proc/sys/vm/drop_caches", String(level));
+}
+
+async function pinDaemons(mount: string, cpu: number): Promise<number[]> {
+  let pids: number[] = [];
+  try {
+    pids = daemonTargets([resolveMount(mount)]).map((d) => d.pid);
+  } catch { /* unknown daemon: client pinned only */ }
+  for (const pid of pids) {
+    await new Deno.Command("taskset", {
+      args: ["-a", "-p", "-c", String(cpu), String(pid)],
+      stdout: "null",
+    })
+      .output();
+  }
+  return pids;
+}
+
+/** Runs the workload as a pinned child process. */
+async function client(kind: Workload, mount: string, list: string, cpu: number) {
+  const o = await new Deno.Command("taskset", {
+    args: ["-c", String(cpu), Deno.execPath(), "run", "-A", WORKLOAD, kind, mount, list],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!o.success) throw new Error(`workload ${kind} failed: ${new TextDecoder().decode(o.stderr)}`);
+  return JSON.parse(new TextDecoder().decode(o.stdout)) as { ms: number; ops: number };
+}
+
+async function prepareWorkload(kind: Workload, mount: string, list: string, cpu: number) {
+  if (kind === "warm-read") await client("warm-read", mount, list, cpu);
+  if (COLD.has(kind)) dropCaches(3);
+}
+
+/** Traces `fn` on `mount` with every plugin; returns fn's result and the report. */
+async function tracedRun<T>(
+  mount: string,
+  sources: SourceChoice[],
+  fn: () => Promise<T>,
+): Promise<{ result: T; report: Report }> {
+  const ac = new AbortController();
+  let work: Promise<T> | undefined;
+  const report = await run(prepare({ mounts: [mount], sources }), {
+    signal: ac.signal,
+    onReady: () => {
+      work = fn().finally(() => ac.abort());
+    },
+  });
+  return { result: await work!, report };
+}
+
+/** Runs the workloads; traced unless `untraced`. */
+export async function runBench(o: BenchOptions): Promise<BenchRun[]> {
+  const cpu = o.cpu ?? 0;
+  const log = o.progress ?? (() => {});
+  const files = await listFiles(o.mount);
+  const list = Deno.makeTempFileSync({ suffix: ".list" });
+  Deno.writeTextFileSync(list, files.join("\n"));
+  await pinDaemons(o.mount, cpu);
+  if (o.csvDir) Deno.mkdirSync(o.csvDir, { recursive: true });
+  const runs: BenchRun[] = [];
+  try {
+    for (const kind of o.workloads) {
+      for (let i = 1; i <= (o.repeat ?? 1); i++) {
+        log(`${kind} run ${i}/${o.repeat ?? 1}${COLD.has(kind) ? " (caches dropped)" : ""}…`);
+        await prepareWorkload(kind, o.mount, list, cpu);
+        if (o.untraced) {
+          runs.push({
+            workload: kind,
+            run: i,
+            traced: false,
+            ...await client(kind, o.mount, list, cpu),
+          });
+          continue;
+        }
+        const { result, report } = await tracedRun(
+          o.mount,
+          ["request"],
+          () => client(kind, o.mount, list, cpu),
+        );
+        const rows = report.rows.filter((r) => r.source === "request");
+        const top = [...rows].sort((a, b) => b.count - a.count)[0];
+        const r: BenchRun = {
+          workload: kind,
+          run: i,
+          traced: true,
+          ...result,
+          requests: rows.reduce((n, x) => n + x.count, 0),
+          ...(top ? { top: top.operation, p50: summarize(top).p50 } : {}),
+        };
+        if (o.csvDir) {
+          r.csv = `${o.csvDir}/bench_${kind}_${i}.csv`;
+          writeFileAtomic(r.csv, writeCsv(report));
+        }
+        runs.push(r);
+      }
+    }
+  } finally {
+    Deno.removeSync(list);
+  }
+  return runs;
+}
+
+/** The summary table of bench runs. */
+export function formatBench(runs: BenchRun[]): string {
+  const lines = [["WORKLOAD", "RUN", "TRACED", "WALL", "OPS", "REQUESTS", "TOP OP", "P50"]];
+  for (const r of runs) {
+    lines.push([
+      r.workload,
+      String(r.run),
+      r.traced ? "yes" : "no",
+      `${r.ms.toFixed(1)}ms`,
+      String(r.ops),
+      r.requests === undefined ? "-" : String(r.requests),
+      r.top ?? "-",
+      r.p50 === undefined ? "-" : fmtNs(r.p50),
+    ]);
+  }
+  return columns(lines);
+}
+
+/** A traced variant of the overhead measurement. */
+export type Variant = "untraced" | "fusetrace" | "fusetrace+daemon" | "printf";
+
+/** Overhead figures of one variant: wall time relative to the untraced run of the same round. */
+export interface OverheadResult {
+  variant: Variant;
+  ms: number[];
+  ratios: number[];
+  min: number;
+  median: number;
+  max: number;
+}
+
+const NAIVE = `tracepoint:fuse:fuse_request_send {
+  printf("send %d %d %d %d\\n", args->connection, args->unique, args->opcode, nsecs);
+}
+tracepoint:fuse:fuse_request_end {
+  printf("end %d %d %d %d\\n", args->connection, args->unique, args->error, nsecs);
+}
+`;
+
+/** Runs `fn` under the naive per-event script (its output read and discarded, as a consumer would). */
+async function naiveRun<T>(fn: () => Promise<T>): Promise<T> {
+  const child = new Deno.Command(findBpftrace(), {
+    args: ["-e", NAIVE],
+    env: { __BPFTRACE_NOTIFY_PROBES_ATTACHED: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let attached: () => void;
+  const ready = new Promise<void>((r) => (attached = r));
+  const watch = async (s: ReadableStream<Uint8Array>) => {
+    for await (const chunk of s.pipeThrough(new TextDecoderStream())) {
+      if (chunk.includes("__BPFTRACE_NOTIFY_PROBES_ATTACHED")) attached!();
+    }
+  };
+  const drained = Promise.all([watch(child.stdout), watch(child.stderr)]);
+  await ready;
+  try {
+    return await fn();
+  } finally {
+    const kill = setInterval(() => {
+      try {
+        child.kill("SIGINT");
+      } catch { /* gone */ }
+    }, 500);
+    child.kill("SIGINT");
+    await child.status;
+    clearInterval(kill);
+    await drained;
+  }
+}
+
+function stats(xs: number[]) {
+  const s = [...xs].sort((a, b) => a - b);
+  return { min: s[0]!, median: s[Math.floor((s.length - 1) / 2)]!, max: s[s.length - 1]! };
+}
+
+/**
+ * Measures tracing overhead on a metadata storm: per round, the storm untraced, traced by
+ * fusetrace (request source, every plugin), by fusetrace with the daemon split, and by the naive
+ * printf script, in a rotated order; ratios to the round's untraced run.
+ */
+export async function measureOverhead(
+  o: { mount: string; repeat?: number; cpu?: number; progress?: (s: string) => void },
+): Promise<OverheadResult[]> {
+  const cpu = o.cpu ?? 0;
+  const files = await listFiles(o.mount);
+  const list = Deno.makeTempFileSync({ suffix: ".list" });
+  Deno.writeTextFileSync(list, files.join("\n"));
+  await pinDaemons(o.mount, cpu);
+  const variants: Variant[] = ["untraced", "fusetrace", "fusetrace+daemon", "printf"];
+  const ms = new Map<Variant, number[]>(variants.map((v) => [v, []]));
+  const storm = async () => {
+    dropCaches(2);
+    return (await client("storm", o.mount, list, cpu)).ms;
+  };
+  try {
+    await storm(); // warm the binaries and the daemon
+    const rounds = o.repeat ?? 5;
+    for (let i = 0; i < rounds; i++) {
+      const order = variants.map((_, k) => variants[(k + i) % variants.length]!);
+      o.progress?.(`round ${i + 1}/${rounds}: ${order.join(", ")}`);
+      for (const v of order) {
+        let t: number;
+        if (v === "untraced") t = await storm();
+        else if (v === "printf") t = await naiveRun(storm);
+        else {t = (await tracedRun(
+            o.mount,
+            v === "fusetrace" ? ["request"] : ["request", "daemon"],
+            storm,
+          )).result;}
+        ms.get(v)!.push(t);
+      }
+    }
+  } finally {
+    Deno.removeSync(list);
+  }
+  const base = ms.get("untraced")!;
+  return variants.map((v) => {
+    const xs = ms.get(v)!;
+    const ratios = xs.map((x, i) => x / base[i]!);
+    return { variant: v, ms: xs, ratios, ...stats(ratios) };
+  });
+}
+
+/** The overhead table: wall time and ratio to untraced (min/median/max over rounds). */
+export function formatOverhead(results: OverheadResult[], requests?: number): string {
+  const pct = (r: number) => `${r >= 1 ? "+" : ""}${((r - 1) * 100).toFixed(1)}%`;
+  const lines = [["VARIANT", "MEDIAN WALL", "MIN", "MEDIAN", "MAX"]];
+  for (const r of results) {
+    lines.push([
+      r.variant,
+      `${stats(r.ms).median.toFixed(1)}ms`,
+      pct(r.min),
+      pct(r.median),
+      pct(r.max),
+    ]);
+  }
+  return `${columns(lines)}${requests ? `\n(${requests} stat() calls per storm)` : ""}`;
+}

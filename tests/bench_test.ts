@@ -1,0 +1,50 @@
+/** bench is a benchmark, not a test: here it only has to run end to end and write well-formed output. */
+import { readCsv } from "../reporters/csv.ts";
+import { findRow } from "../probes/report.ts";
+import { assert, assertEquals, assertMatch, runCli, withSquashfs } from "./_helpers.ts";
+
+Deno.test("bench runs every workload on a small tree, traced, with a CSV per run", async () => {
+  await withSquashfs({ dirs: 2, subdirs: 2, filesPerDir: 10 }, async (m) => {
+    const dir = Deno.makeTempDirSync();
+    const r = await runCli(["bench", m.mountPoint, "--csv-dir", dir]);
+    assertEquals(r.code, 0, r.stderr);
+    for (const w of ["storm", "walk", "cold-read", "warm-read", "import"]) {
+      assertMatch(r.stdout, new RegExp(`^${w}\\s+1\\s+yes\\s+[\\d.]+ms\\s+\\d+\\s+\\d+`, "m"));
+      const report = readCsv(Deno.readTextFileSync(`${dir}/bench_${w}_1.csv`), w);
+      assert(report.rows.length > 0, w);
+    }
+    // Cold: caches were dropped, so the storm's stat() calls reach the daemon again.
+    const storm = readCsv(Deno.readTextFileSync(`${dir}/bench_storm_1.csv`), "storm");
+    assert(findRow(storm, { operation: "LOOKUP" })!.count >= 40);
+    const u = await runCli(["bench", m.mountPoint, "-w", "storm,import", "--untraced", "-r", "2"]);
+    assertEquals(u.code, 0, u.stderr);
+    assertEquals(u.stdout.split("\n").filter((l) => / no /.test(l)).length, 4);
+    Deno.removeSync(dir, { recursive: true });
+  });
+});
+
+Deno.test("bench --overhead reports ratios for every variant", async () => {
+  await withSquashfs({ dirs: 1, subdirs: 2, filesPerDir: 20 }, async (m) => {
+    const r = await runCli(["bench", m.mountPoint, "--overhead", "-r", "1"]);
+    assertEquals(r.code, 0, r.stderr);
+    for (const v of ["untraced", "fusetrace", "fusetrace\\+daemon", "printf"]) {
+      assertMatch(r.stdout, new RegExp(`^${v}\\s+[\\d.]+ms\\s+[+-][\\d.]+%`, "m"));
+    }
+    assertMatch(r.stdout, /^untraced\s+[\d.]+ms\s+\+0\.0%\s+\+0\.0%\s+\+0\.0%$/m);
+  });
+});
+
+Deno.test("bench bad input: one line, exit 2", async () => {
+  for (
+    const [args, re] of [
+      [["bench", "/tmp"], /"\/tmp" is not on a FUSE mount/],
+      [["bench", "-w", "sprint"], /Unknown workload "sprint"/],
+      [["bench", "--cpu", "99"], /Invalid --cpu "99"/],
+      [["bench", "-r", "0"], /Invalid --repeat "0"/],
+    ] as const
+  ) {
+    const r = await runCli([...args]);
+    assertEquals(r.code, 2, r.stderr);
+    assertMatch(r.stderr.trim(), re);
+  }
+});
