@@ -12,7 +12,7 @@ import { prepare, run } from "./probes/runner.ts";
 import { SOURCE_CHOICES, type SourceChoice } from "./probes/sources.ts";
 import { defaultCsvName, writeCsv, writeFileAtomic } from "./reporters/csv.ts";
 import { formatHistograms } from "./reporters/histogram.ts";
-import { formatSplit, formatTable } from "./reporters/table.ts";
+import { formatSideBySide, formatSplit, formatTable } from "./reporters/table.ts";
 import { VERSION } from "./probes/version.ts";
 
 function collect(value: string, previous: string[]): string[] {
@@ -141,8 +141,9 @@ program.command("trace")
         },
       });
       if (!intervalMs) console.log(formatTable(report));
-      const split = formatSplit(report);
-      if (split) console.log(`\n${split}`);
+      for (const extra of [formatSideBySide(report), formatSplit(report)]) {
+        if (extra) console.log(`\n${extra}`);
+      }
       if (o.hist) console.log(`\n${formatHistograms(report)}`);
       if (csv) {
         writeFileAtomic(csv, writeCsv(report));

@@ -62,7 +62,12 @@ export function chooseSources(
   for (const s of ["request", "kernel", "daemon"] as const) {
     if (!want.has(s)) continue;
     const why = unavailable(s, caps);
-    if (why) throw new UsageError(`Source "${s}" is not available: ${why}`);
+    if (why) {
+      const here = (["request", "kernel", "daemon"] as const).filter((x) => !unavailable(x, caps));
+      throw new UsageError(
+        `Source "${s}" is not available: ${why}; available here: ${here.join(", ") || "none"}`,
+      );
+    }
     chosen[s] = true;
   }
   // auto: the best kernel-side source; the daemon source when there is none.

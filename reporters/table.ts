@@ -130,3 +130,31 @@ export function formatSplit(report: Report): string {
   }
   return out.join("\n").trimEnd();
 }
+
+/**
+ * Request and kernel-callback rows of each plugin side by side (when a trace ran both sources):
+ * the kernel callbacks also count cache hits that never reach the daemon. Empty otherwise.
+ */
+export function formatSideBySide(report: Report): string {
+  const plugins = [...new Set(report.rows.map((r) => r.plugin))];
+  const lines = [["PLUGIN", "REQUESTS", "COUNT", "P50", "KERNEL CALLBACKS", "COUNT", "P50"]];
+  for (const plugin of plugins) {
+    const req = report.rows.filter((r) => r.plugin === plugin && r.source === "request");
+    const ker = report.rows.filter((r) => r.plugin === plugin && r.source === "kernel");
+    if (!req.length || !ker.length) continue;
+    for (let i = 0; i < Math.max(req.length, ker.length); i++) {
+      const a = req[i];
+      const b = ker[i];
+      lines.push([
+        i ? "" : plugin,
+        a ? `${a.mount === "-" ? "" : `${a.mount} `}${a.operation}` : "",
+        a ? String(a.count) : "",
+        a ? fmtNs(summarize(a).p50) : "",
+        b?.operation ?? "",
+        b ? String(b.count) : "",
+        b ? fmtNs(summarize(b).p50) : "",
+      ]);
+    }
+  }
+  return lines.length > 1 ? `requests and kernel callbacks side by side:\n${columns(lines)}` : "";
+}

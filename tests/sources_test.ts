@@ -54,7 +54,7 @@ Deno.test("function tables resolve clones and list what a kernel lacks", () => {
 Deno.test("asking for a source a machine lacks is one clear error", () => {
   assertThrows(
     () => chooseSources(["kernel"], load("this-machine-6.18")),
-    /allows neither kprobes nor fentry/,
+    /allows neither kprobes nor fentry; available here: request, daemon$/,
   );
   assertThrows(
     () => chooseSources(["request"], load("el9-5.14")),

@@ -170,3 +170,23 @@ Deno.test("testfs bad input: one line, exit 2", async () => {
     assertEquals(r.stderr.trim().split("\n").length, 1);
   }
 });
+
+Deno.test("testfs in-process (library): served on this thread, used with async calls", async () => {
+  const { mountTestFs } = await import("../testfs/fs.ts");
+  const mnt = Deno.makeTempDirSync({ prefix: "fusetrace-testfs-" });
+  const fs = mountTestFs(mnt, { depth: 1, fanout: 2, files: 6 });
+  try {
+    const names: string[] = [];
+    for await (const e of Deno.readDir(`${mnt}/sw1`)) names.push(e.name);
+    assertEquals(names.sort(), ["f1.py", "f3.py", "f5.py"]);
+    assertEquals(
+      (await Deno.stat(`${mnt}/sw1/f3.py`)).size,
+      fs.tree.nodes.find((n) => n.name === "f3.py")!.size,
+    );
+    assert((fs.served.lookup ?? 0) >= 2);
+  } finally {
+    await fs.close();
+    Deno.removeSync(mnt);
+  }
+  assert(!mountPoints().includes(mnt));
+});
