@@ -8,8 +8,8 @@
 import { daemonTargets } from "../probes/daemon.ts";
 import { findBpftrace } from "../probes/capabilities.ts";
 import { resolveMount } from "../probes/mounts.ts";
-import { type Report, summarize } from "../probes/report.ts";
-import { prepare, run } from "../probes/runner.ts";
+import { summarize } from "../probes/report.ts";
+import { traceDuring } from "../probes/runner.ts";
 import type { SourceChoice } from "../probes/sources.ts";
 import { writeCsv, writeFileAtomic } from "../reporters/csv.ts";
 import { columns, fmtNs } from "../reporters/format.ts";
@@ -95,23 +95,6 @@ async function prepareWorkload(kind: Workload, mount: string, list: string, cpu:
   if (COLD.has(kind)) dropCaches(3);
 }
 
-/** Traces `fn` on `mount` with every plugin; returns fn's result and the report. */
-async function tracedRun<T>(
-  mount: string,
-  sources: SourceChoice[],
-  fn: () => Promise<T>,
-): Promise<{ result: T; report: Report }> {
-  const ac = new AbortController();
-  let work: Promise<T> | undefined;
-  const report = await run(prepare({ mounts: [mount], sources }), {
-    signal: ac.signal,
-    onReady: () => {
-      work = fn().finally(() => ac.abort());
-    },
-  });
-  return { result: await work!, report };
-}
-
 /** Runs the workloads; traced unless `untraced`. */
 export async function runBench(o: BenchOptions): Promise<BenchRun[]> {
   const cpu = o.cpu ?? 0;
@@ -136,9 +119,8 @@ export async function runBench(o: BenchOptions): Promise<BenchRun[]> {
           });
           continue;
         }
-        const { result, report } = await tracedRun(
-          o.mount,
-          ["request"],
+        const { result, report } = await traceDuring(
+          { mounts: [o.mount], sources: ["request"] },
           () => client(kind, o.mount, list, cpu),
         );
         const rows = report.rows.filter((r) => r.source === "request");
@@ -269,11 +251,10 @@ export async function measureOverhead(
         let t: number;
         if (v === "untraced") t = await storm();
         else if (v === "printf") t = await naiveRun(storm);
-        else {t = (await tracedRun(
-            o.mount,
-            v === "fusetrace" ? ["request"] : ["request", "daemon"],
-            storm,
-          )).result;}
+        else {
+          const sources: SourceChoice[] = v === "fusetrace" ? ["request"] : ["request", "daemon"];
+          t = (await traceDuring({ mounts: [o.mount], sources }, storm)).result;
+        }
         ms.get(v)!.push(t);
       }
     }

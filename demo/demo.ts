@@ -5,7 +5,7 @@
  * then a second run with a slower LOOKUP, and the coloured diff of the two. Cleans up on Ctrl-C.
  * @module
  */
-import { prepare, run } from "../probes/runner.ts";
+import { traceDuring } from "../probes/runner.ts";
 import { unavailable } from "../probes/sources.ts";
 import { detectCapabilities } from "../probes/capabilities.ts";
 import type { Report } from "../probes/report.ts";
@@ -63,23 +63,21 @@ export async function runDemo(o: DemoOptions): Promise<void> {
       log(`run ${i + 1}/2, ${name}: mounting testfs (${opts.files} files) at ${mnt}`);
       const fs = await spawnTestFs(mnt, opts);
       try {
-        const p = prepare({ mounts: [mnt], sources: [...sources] });
-        const stop = new AbortController();
-        ac.signal.addEventListener("abort", () => stop.abort(), { once: true });
-        let work: Promise<void> | undefined;
-        const report = await run(p, {
-          signal: stop.signal,
-          onReady: () => {
-            log(`tracing with every plugin (${p.plugins.length}), sources ${sources.join("+")}`);
-            work = walkStatRead(mnt, (s) => log(`  read ${s.files} files`), ac.signal)
+        const { report } = await traceDuring(
+          {
+            mounts: [mnt],
+            sources: [...sources],
+            signal: ac.signal,
+            onReady: (p) =>
+              log(`tracing with every plugin (${p.plugins.length}), sources ${sources.join("+")}`),
+          },
+          () =>
+            walkStatRead(mnt, (s) => log(`  read ${s.files} files`), ac.signal)
               .then((s) =>
                 log(`  workload done: ${s.dirs} dirs, ${s.files} files, ${s.bytes} bytes`)
               )
-              .catch((e) => log(`  workload stopped: ${(e as Error).message}`))
-              .finally(() => stop.abort());
-          },
-        });
-        await work;
+              .catch((e) => log(`  workload stopped: ${(e as Error).message}`)),
+        );
         console.log(`\n=== run ${i + 1}: ${name} ===\n${formatTable(report)}`);
         const split = formatSplit(report);
         if (split) console.log(`\n${split}`);

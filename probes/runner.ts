@@ -347,3 +347,32 @@ export function prepareCount(o: CountTraceOptions = {}): Prepared {
     missingFunctions: [],
   };
 }
+
+/**
+ * Traces while `work` runs: starts it once the probes are attached, stops the trace when it
+ * settles (or `signal` aborts), and returns both its result and the report.
+ * @throws whatever `work` throws, after the trace has stopped
+ * @example Trace one command
+ * ```ts ignore
+ * import { traceDuring } from "./runner.ts";
+ * const { report } = await traceDuring({ mounts: ["/cvmfs/sft.cern.ch"] }, () =>
+ *   new Deno.Command("python3", { args: ["-c", "import numpy"] }).output());
+ * ```
+ */
+export async function traceDuring<T>(
+  o: TraceOptions,
+  work: () => Promise<T>,
+): Promise<{ result: T; report: Report }> {
+  const ac = new AbortController();
+  o.signal?.addEventListener("abort", () => ac.abort(), { once: true });
+  let done: Promise<T> | undefined;
+  const report = await run(prepare(o), {
+    ...o,
+    signal: ac.signal,
+    onReady: (p) => {
+      o.onReady?.(p);
+      done = work().finally(() => ac.abort());
+    },
+  });
+  return { result: await done!, report };
+}

@@ -9,6 +9,8 @@ export {
   throws as assertThrows,
 } from "node:assert/strict";
 import { mountSquashfs, type SquashMount, type TreeShape } from "../demo/squashfs.ts";
+import type { Report } from "../probes/report.ts";
+import { traceDuring, type TraceOptions } from "../probes/runner.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 
@@ -63,12 +65,34 @@ export async function withSquashfs<T>(
 
 export { root };
 
-/** A deterministic PRNG (mulberry32), so a failing sample is reproducible. */
-export function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+/** A deterministic PRNG, so a failing sample is reproducible. */
+export { prng as rng } from "../testfs/tree.ts";
+
+/** Traces while `work` runs (see traceDuring) and returns the report. */
+export async function traced(o: TraceOptions, work: () => Promise<unknown>): Promise<Report> {
+  return (await traceDuring(o, work)).report;
+}
+
+/** Reads a text stream until `marker` appeared; returns what was read. */
+export async function readUntil(
+  reader: ReadableStreamDefaultReader<string>,
+  marker: string,
+): Promise<string> {
+  let text = "";
+  while (!text.includes(marker)) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += value;
+  }
+  return text;
+}
+
+/** Reads a text stream to its end. */
+export async function readRest(reader: ReadableStreamDefaultReader<string>): Promise<string> {
+  let text = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return text;
+    text += value;
+  }
 }

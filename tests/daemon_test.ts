@@ -6,25 +6,12 @@
 import { compose } from "../probes/compose.ts";
 import { symbolIs } from "../probes/daemon.ts";
 import { deviceOf, waitForMount } from "../probes/mounts.ts";
-import { prepare, run, type TraceOptions } from "../probes/runner.ts";
 import { findRow, type OpRow, type Report, summarize } from "../probes/report.ts";
 import { writeTree } from "../demo/squashfs.ts";
 import { walkStatRead } from "../demo/workload.ts";
 import { builtinPlugins } from "../plugins/mod.ts";
 import { assert, assertEquals, assertGolden, root, withSquashfs } from "./_helpers.ts";
-
-async function traced(o: TraceOptions, work: () => Promise<unknown>): Promise<Report> {
-  const ac = new AbortController();
-  let done: Promise<unknown> | undefined;
-  const report = await run(prepare(o), {
-    signal: ac.signal,
-    onReady: () => {
-      done = work().finally(() => ac.abort());
-    },
-  });
-  await done;
-  return report;
-}
+import { traced } from "./_helpers.ts";
 
 function rows(r: Report, source: string, mount: string): Map<string, OpRow> {
   return new Map(

@@ -1,7 +1,15 @@
 import { fuseMounts } from "../probes/mounts.ts";
 import { readCsv } from "../reporters/csv.ts";
 import { findRow } from "../probes/report.ts";
-import { assert, assertEquals, assertMatch, root, runCli } from "./_helpers.ts";
+import {
+  assert,
+  assertEquals,
+  assertMatch,
+  readRest,
+  readUntil,
+  root,
+  runCli,
+} from "./_helpers.ts";
 
 async function leftovers(): Promise<string> {
   const o = await new Deno.Command("pgrep", { args: ["-af", "cli.ts testfs"] }).output();
@@ -37,18 +45,9 @@ Deno.test("demo: Ctrl-C unmounts and leaves nothing behind", async () => {
     stderr: "piped",
   }).spawn();
   const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  let err = "";
-  while (!err.includes("tracing with every plugin")) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    err += value;
-  }
+  let err = await readUntil(reader, "tracing with every plugin");
   child.kill("SIGINT");
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    err += value;
-  }
+  err += await readRest(reader);
   assertEquals((await child.status).code, 0, err);
   assert(err.includes("unmounted"), err);
   assert(!err.includes("run 2/2"), "stopped after the first run");

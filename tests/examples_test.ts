@@ -1,4 +1,4 @@
-import { assert, assertEquals, root, withSquashfs } from "./_helpers.ts";
+import { assert, assertEquals, readRest, readUntil, root, withSquashfs } from "./_helpers.ts";
 
 /** Runs an example; `work` starts once it printed "attached". */
 async function example(args: string[], work: () => Promise<unknown>) {
@@ -10,18 +10,9 @@ async function example(args: string[], work: () => Promise<unknown>) {
   }).spawn();
   const out = new Response(child.stdout).text();
   const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  let err = "";
-  while (!err.includes("attached")) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    err += value;
-  }
+  let err = await readUntil(reader, "attached");
   await work();
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    err += value;
-  }
+  err += await readRest(reader);
   const status = await child.status;
   assertEquals(status.code, 0, err);
   return JSON.parse(await out);

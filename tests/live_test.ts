@@ -3,26 +3,12 @@
  */
 import { fileSize } from "../demo/squashfs.ts";
 import { walkStatRead } from "../demo/workload.ts";
-import { prepare, run, type TraceOptions } from "../probes/runner.ts";
 import { findRow, type Report } from "../probes/report.ts";
 import { readCsv } from "../reporters/csv.ts";
 import { assert, assertEquals, assertMatch, root, runCli, withSquashfs } from "./_helpers.ts";
+import { readRest, readUntil, traced } from "./_helpers.ts";
 
 const SHAPE = { dirs: 2, subdirs: 3, filesPerDir: 10 }; // 60 files, 8 directories + root
-
-/** Traces while `work` runs, then stops the trace. */
-async function traced(o: TraceOptions, work: () => Promise<unknown>): Promise<Report> {
-  const ac = new AbortController();
-  let done: Promise<unknown> | undefined;
-  const report = await run(prepare(o), {
-    signal: ac.signal,
-    onReady: () => {
-      done = work().finally(() => ac.abort());
-    },
-  });
-  await done;
-  return report;
-}
 
 function counts(r: Report, mount: string): Record<string, number> {
   return Object.fromEntries(
@@ -105,19 +91,8 @@ async function spawnTrace(args: string[]) {
   }).spawn();
   const stdout = new Response(child.stdout).text();
   const err = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  let stderr = "";
-  while (!stderr.includes("Hit Ctrl-C to end.")) {
-    const { value, done } = await err.read();
-    if (done) break;
-    stderr += value;
-  }
-  const rest = (async () => {
-    for (;;) {
-      const { value, done } = await err.read();
-      if (done) return stderr;
-      stderr += value;
-    }
-  })();
+  const stderr = await readUntil(err, "Hit Ctrl-C to end.");
+  const rest = readRest(err).then((more) => stderr + more);
   return {
     child,
     stderr,

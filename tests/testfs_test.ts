@@ -1,5 +1,4 @@
 /** testfs: the FUSE filesystem with known latencies, and the ground truth for accuracy. */
-import { prepare, run, type TraceOptions } from "../probes/runner.ts";
 import { findRow, type Report, summarize } from "../probes/report.ts";
 import { mountPoints } from "../probes/mounts.ts";
 import { type SpawnedTestFs, spawnTestFs } from "../testfs/spawn.ts";
@@ -7,6 +6,7 @@ import { buildTree, content } from "../testfs/tree.ts";
 import type { TestFsOptions } from "../testfs/fs.ts";
 import { walkStatRead } from "../demo/workload.ts";
 import { assert, assertEquals, assertMatch, runCli } from "./_helpers.ts";
+import { traced } from "./_helpers.ts";
 
 async function withTestFs<T>(o: TestFsOptions, fn: (fs: SpawnedTestFs) => Promise<T>): Promise<T> {
   const mnt = Deno.makeTempDirSync({ prefix: "fusetrace-testfs-" });
@@ -17,19 +17,6 @@ async function withTestFs<T>(o: TestFsOptions, fn: (fs: SpawnedTestFs) => Promis
     await fs.close();
     Deno.removeSync(mnt);
   }
-}
-
-async function traced(o: TraceOptions, work: () => Promise<unknown>): Promise<Report> {
-  const ac = new AbortController();
-  let done: Promise<unknown> | undefined;
-  const report = await run(prepare(o), {
-    signal: ac.signal,
-    onReady: () => {
-      done = work().finally(() => ac.abort());
-    },
-  });
-  await done;
-  return report;
 }
 
 const SMALL = { depth: 2, fanout: 3, files: 90, sizeScale: 0.01 };
