@@ -259,12 +259,20 @@ program.command("count")
 program.command("doctor")
   .description("Check what this machine can trace; exit 0 when tracing is possible, 1 when not")
   .action(async () => {
-    const { diagnoseMounts, formatDiagnosis } = await import("./probes/doctor.ts");
+    const { diagnoseMounts, formatDiagnosis, formatMissingBpftrace } = await import(
+      "./probes/doctor.ts"
+    );
     const { detectCapabilities, findBpftrace } = await import("./probes/capabilities.ts");
-    const bin = findBpftrace();
-    const { text, ok } = formatDiagnosis(detectCapabilities(bin), bin, diagnoseMounts());
-    console.log(text);
-    if (!ok) exitCode = 1;
+    try {
+      const bin = findBpftrace();
+      const { text, ok } = formatDiagnosis(detectCapabilities(bin), bin, diagnoseMounts());
+      console.log(text);
+      if (!ok) exitCode = 1;
+    } catch (e) {
+      if (!(e instanceof UsageError)) throw e;
+      console.log(formatMissingBpftrace(e.message.split(";")[0]!));
+      exitCode = 1;
+    }
   });
 
 program.command("testfs")

@@ -25,8 +25,75 @@ export function diagnoseMounts(): MountDiagnosis[] {
   }));
 }
 
-const APT = "apt-get install";
-const DNF = "dnf install";
+/** One checklist item: present or not; when not, what it costs and how to get it. */
+interface Check {
+  ok: boolean;
+  what: string;
+  cost: string;
+  fix: string;
+}
+
+function checks(caps: Capabilities, binPath: string): Check[] {
+  return [
+    {
+      ok: caps.root,
+      what: "privileges: root",
+      cost: "bpftrace cannot load programs",
+      fix: "run as root (or with CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN)",
+    },
+    { ok: true, what: `bpftrace ${caps.bpftrace} at ${binPath}`, cost: "", fix: "" },
+    { ok: true, what: `kernel ${caps.kernel}`, cost: "", fix: "" },
+    {
+      ok: !!caps.tracefs,
+      what: `tracefs ${caps.tracefs || "not mounted"}`,
+      cost: "no tracepoints at all",
+      fix: "mount -t tracefs nodev /sys/kernel/tracing",
+    },
+    {
+      ok: caps.fuseTracepoints,
+      what: "fuse request tracepoints (fuse:fuse_request_send/end)",
+      cost: "no per-request latency from the kernel: kernel callbacks or the daemon source instead",
+      fix: "a kernel ≥ 6.12 (Debian 13, Ubuntu 25.04, Fedora 41, EL10)",
+    },
+    {
+      ok: caps.kprobes,
+      what: "kprobes",
+      cost: "no kernel callback timing (--source kernel without fentry) and no `count`",
+      fix: "a kernel built with CONFIG_KPROBES (every distribution kernel is)",
+    },
+    {
+      ok: caps.fentry,
+      what: "fentry (kfunc)",
+      cost: "kernel callbacks use kprobes (about 2× the cost per call)",
+      fix:
+        "BTF and a bpftrace with fentry (kfunc) support: apt-get install bpftrace / dnf install bpftrace",
+    },
+    {
+      ok: caps.btf,
+      what: "BTF (/sys/kernel/btf/vmlinux)",
+      cost: "no fentry; bpftrace ≥ 0.25 also needs it for tracepoint arguments",
+      fix: "a kernel with CONFIG_DEBUG_INFO_BTF (Debian ≥ 11, Ubuntu ≥ 20.10, EL ≥ 8.2)",
+    },
+    {
+      ok: caps.uprobes,
+      what: "uprobes",
+      cost: "no --uprobe, --daemon cvmfs, --daemon libfuse",
+      fix: "a kernel built with CONFIG_UPROBE_EVENTS",
+    },
+    {
+      ok: caps.syscallTracepoints,
+      what: "syscall tracepoints",
+      cost: "no daemon source (queue / service / transit split)",
+      fix: "a kernel built with CONFIG_FTRACE_SYSCALLS",
+    },
+    {
+      ok: caps.functions.length > 0,
+      what: `fuse kernel functions: ${caps.functions.length} traceable`,
+      cost: "no kernel callback names to probe",
+      fix: "readable /proc/kallsyms (root, kernel.kptr_restrict ≤ 1)",
+    },
+  ];
+}
 
 /** The checklist as text, and whether tracing is possible (exit 0) or not (exit 1). */
 export function formatDiagnosis(
@@ -35,43 +102,10 @@ export function formatDiagnosis(
   mounts: MountDiagnosis[],
 ): { text: string; ok: boolean } {
   const lines: string[] = [];
-  const item = (ok: boolean, what: string, fix = "") =>
-    lines.push(`[${ok ? "ok" : "--"}] ${what}${!ok && fix ? `\n       ${fix}` : ""}`);
-  item(caps.root, "privileges: root", "run as root (bpftrace needs CAP_BPF and CAP_PERFMON)");
-  item(true, `bpftrace ${caps.bpftrace} at ${binPath}`);
-  item(true, `kernel ${caps.kernel}`);
-  item(
-    !!caps.tracefs,
-    `tracefs ${caps.tracefs || "not mounted"}`,
-    "mount -t tracefs nodev /sys/kernel/tracing",
-  );
-  item(
-    caps.fuseTracepoints,
-    "fuse request tracepoints (fuse:fuse_request_send/end)",
-    "needs Linux 6.12 or newer; without them per-request latency comes from kernel callbacks",
-  );
-  item(
-    caps.kprobes,
-    "kprobes",
-    "kernel built without CONFIG_KPROBES: the kernel source needs kprobes or fentry",
-  );
-  item(
-    caps.fentry,
-    "fentry (kfunc)",
-    `needs BTF and a bpftrace with fentry support (${APT} bpftrace / ${DNF} bpftrace)`,
-  );
-  item(caps.btf, "BTF (/sys/kernel/btf/vmlinux)", "a kernel with CONFIG_DEBUG_INFO_BTF");
-  item(caps.uprobes, "uprobes", "kernel built without CONFIG_UPROBE_EVENTS: no daemon-side probes");
-  item(
-    caps.syscallTracepoints,
-    "syscall tracepoints",
-    "kernel built without CONFIG_FTRACE_SYSCALLS",
-  );
-  item(
-    caps.functions.length > 0,
-    `fuse kernel functions: ${caps.functions.length} traceable`,
-    "no fuse symbols readable in /proc/kallsyms",
-  );
+  for (const c of checks(caps, binPath)) {
+    lines.push(`[${c.ok ? "ok" : "--"}] ${c.what}`);
+    if (!c.ok) lines.push(`       costs: ${c.cost}`, `       get it: ${c.fix}`);
+  }
   lines.push("", mounts.length ? "FUSE mounts:" : "FUSE mounts: none");
   for (const m of mounts) {
     lines.push(
@@ -90,4 +124,16 @@ export function formatDiagnosis(
   const ok = caps.root && (!req || !ker);
   lines.push("", ok ? "Tracing is possible." : "Tracing is NOT possible here.");
   return { text: lines.join("\n"), ok };
+}
+
+/** The checklist when bpftrace itself is missing or too old: tracing is not possible. */
+export function formatMissingBpftrace(why: string): string {
+  return [
+    `[ok] kernel ${Deno.osRelease()}`,
+    `[--] bpftrace: ${why}`,
+    "       costs: everything — fusetrace runs bpftrace",
+    "       get it: apt-get install bpftrace (Debian/Ubuntu) or dnf install bpftrace (EL/Fedora)",
+    "",
+    "Tracing is NOT possible here.",
+  ].join("\n");
 }

@@ -16,7 +16,18 @@ Deno.test("doctor finds the mount, its connection and daemon pid; exit 0 here", 
     );
     assert(r.stdout.includes("[ok] fuse request tracepoints"));
     assert(r.stdout.includes("[--] kprobes"), "this machine has no kprobes");
+    assert(r.stdout.includes("costs: no kernel callback timing"));
     assert(r.stdout.includes("request source: yes"));
     assert(r.stdout.includes("Tracing is possible."));
   });
+});
+
+Deno.test("doctor without bpftrace: the checklist says how to get it; exit 1", async () => {
+  const r = await runCli(["doctor"], { env: { FUSETRACE_BPFTRACE: "/nonexistent/bpftrace" } });
+  assertEquals(r.code, 1, r.stderr);
+  assert(r.stdout.includes("[--] bpftrace: FUSETRACE_BPFTRACE"), r.stdout);
+  assert(
+    r.stdout.includes("apt-get install bpftrace") && r.stdout.includes("dnf install bpftrace"),
+  );
+  assert(r.stdout.includes("Tracing is NOT possible here."));
 });
