@@ -244,6 +244,7 @@ export function compose(o: ComposeOptions): Composed {
   if (daemons.length) {
     // The daemon's side, from syscalls only: read() of a request on /dev/fuse (its 40-byte
     // fuse_in_header gives length, opcode, unique) to writev() of the reply (fuse_out_header).
+    // uptr(): the headers are user memory, whatever address space a bpftrace version assumes.
     const pids = `/${daemons.map((d) => `pid == ${d.pid}`).join(" || ")}/`;
     const conn = daemons.map((d, i) =>
       `${i ? "} else " : ""}if (pid == ${d.pid}) {\n  $c = (uint64)${d.connection};`
@@ -268,10 +269,10 @@ export function compose(o: ComposeOptions): Composed {
       `if ($p != 0) {`,
       `  delete(@rbuf[tid]);`,
       `}`,
-      `if ($p != 0 && ${arg}ret >= 40 && (int64)*(uint32*)$p == ${arg}ret) {`,
+      `if ($p != 0 && ${arg}ret >= 40 && (int64)*uptr((uint32*)$p) == ${arg}ret) {`,
       ...indent(conn.split("\n")),
-      `  $op = (uint64)*(uint32*)($p + 4);`,
-      `  $u = *(uint64*)($p + 8);`,
+      `  $op = (uint64)*uptr((uint32*)($p + 4));`,
+      `  $u = *uptr((uint64*)($p + 8));`,
       ...indent(guarded(opConds, [
         `if (${noReply}) {`,
         `  @cnt[4, $c, $op] = count();`,
@@ -288,13 +289,13 @@ export function compose(o: ComposeOptions): Composed {
       `$now = nsecs;`,
       `$c = (uint64)0;`,
       ...conn.split("\n"),
-      `$h = *(uint64*)${arg}vec;`,
-      `$u = *(uint64*)($h + 8);`,
+      `$h = *uptr((uint64*)${arg}vec);`,
+      `$u = *uptr((uint64*)($h + 8));`,
       `$v = @dr[$c, $u];`,
       ...latencyVars("$op", "$q"),
       `if ($v != 0) {`,
       `  $op = $v & 63;`,
-      `  $q = (uint64)(-*(int32*)($h + 4));`,
+      `  $q = (uint64)(-*uptr((int32*)($h + 4)));`,
       `  if ($q != 0) { @err[4, $c, $op, $q] = count(); }`,
       // With the request source, all parts are aggregated at the request's end, over the same
       // requests; alone, the service time is aggregated here.

@@ -28,6 +28,17 @@ const variants: Record<string, Omit<ComposeOptions, "version">> = {
   },
   kprobe: { plugins: [lookup, read], known: builtinPlugins, kernelFunctions: FUNCS },
   fentry: { plugins: [lookup, read], known: builtinPlugins, kernelFunctions: FUNCS, fentry: true },
+  split: {
+    plugins: builtinPlugins,
+    daemons: [{ pid: 4242, connection: 45 }, { pid: 4343, connection: 46 }],
+    intervalMs: 1000,
+  },
+  "daemon-only": {
+    plugins: [lookup],
+    known: builtinPlugins,
+    request: false,
+    daemons: [{ pid: 4242, connection: 45 }],
+  },
 };
 
 for (const v of VERSIONS) {
