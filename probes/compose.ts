@@ -142,7 +142,6 @@ const MAPS = [
  */
 export function compose(o: ComposeOptions): Composed {
   const v = o.version;
-  const arg = versionAtLeast(v, [0, 19, 0]) ? "args." : "args->";
   const known = o.known ?? o.plugins;
   const owners = opcodeOwners([...new Set([...known, ...o.plugins])]);
   const selected = new Set(o.plugins.map((p) => p.name));
@@ -150,177 +149,271 @@ export function compose(o: ComposeOptions): Composed {
   const opcodePlugin = new Map<number, string>();
   for (const [op, p] of owners) if (selected.has(p.name)) opcodePlugin.set(op, p.name);
   const mapKeys = o.mapKeys ?? 16384;
-  const out: string[] = [];
-  const table: TableEntry[] = [];
-  const used = new Set<string>();
+  const traced = opcodePlugin.size > 0 || !!other;
+  const request = (o.request ?? true) && traced;
+  const daemons = traced ? o.daemons ?? [] : [];
+  const ctx: Ctx = {
+    o,
+    arg: versionAtLeast(v, [0, 19, 0]) ? "args." : "args->",
+    used: new Set<string>(),
+    ...opcodeFilter(owners, selected, other),
+    split: request && daemons.length > 0,
+    filtered: o.pid !== undefined || !!o.comm || !!o.connections?.length ||
+      !(other && [...owners.values()].every((p) => selected.has(p.name))),
+  };
 
+  const out: string[] = [];
   if (versionAtLeast(v, [0, 20, 0])) {
     const missing = versionAtLeast(v, [0, 21, 0]) ? '; missing_probes = "warn"' : "";
     out.push(`config = { max_map_keys = ${mapKeys}${missing} }`, "");
   }
+  // The request's end probe goes after the daemon's: bpftrace types a map by its first assignment
+  // in program order, and the end probe reads the daemon's maps.
+  const req = request ? requestProbes(ctx) : { send: [], end: [] };
+  out.push(...req.send, ...daemonProbes(ctx, daemons), ...req.end);
+  const timed = timedEntries(o, selected);
+  out.push(...timedProbes(ctx, timed));
+  if (!request && !daemons.length && !timed.length && !o.uprobeCounts?.length) {
+    throw new TypeError("Nothing to trace: no selected plugin has a probe for the chosen sources");
+  }
 
-  const traced = opcodePlugin.size > 0 || !!other;
-  const request = (o.request ?? true) && traced;
-  const daemons = traced ? o.daemons ?? [] : [];
-  const split = request && daemons.length > 0;
-  const filtered = o.pid !== undefined || !!o.comm || !!o.connections?.length ||
-    !(other && [...owners.values()].every((p) => selected.has(p.name)));
-  // Opcode filter: a 64-bit mask of the traced opcodes below 64; 64 and above belong to `other`.
+  if (o.intervalMs) {
+    out.push(
+      `interval:ms:${o.intervalMs}`,
+      "{",
+      ...MAPS.filter((m) => ctx.used.has(m)).map((m) => `  print(${m});`),
+      `  printf("${SNAPSHOT_MARK}\\n");`,
+      "}",
+      "",
+    );
+  }
+  if (o.watchPid !== undefined) {
+    out.push(`tracepoint:sched:sched_process_exit /tid == ${o.watchPid}/ { exit(); }`, "");
+  }
+  if (o.durationMs) out.push(`interval:ms:${o.durationMs} { exit(); }`, "");
+  const scratch = [
+    ...(timed.length ? ["@fs"] : []),
+    ...(daemons.length ? ["@rbuf", "@dr"] : []),
+    ...(ctx.split ? ["@dw"] : []),
+  ];
+  out.push("END", "{", ...scratch.map((m) => `  clear(${m});`), `  printf("${END_MARK}\\n");`, "}");
+
+  return {
+    program: out.join("\n") + "\n",
+    env: { BPFTRACE_MAP_KEYS_MAX: String(mapKeys), BPFTRACE_MAX_MAP_KEYS: String(mapKeys) },
+    table: timed.map((t) => t.entry),
+    opcodePlugin,
+    ...(other ? { otherPlugin: other.name } : {}),
+    countsUnmatched: request && !ctx.filtered,
+  };
+}
+
+/** What the probe writers share. */
+interface Ctx {
+  o: ComposeOptions;
+  /** `args->` or `args.`, by bpftrace version. */
+  arg: string;
+  /** Maps the program assigns (for interval prints). */
+  used: Set<string>;
+  /** Conditions on `$op` selecting the traced opcodes (empty: all). */
+  opConds: string[];
+  /** Declaration of `$m`, the opcode mask, when there is a filter. */
+  maskVar: string[];
+  /** Request and daemon sources together: queue / service / transit split. */
+  split: boolean;
+  /** Some requests are filtered out: unmatched replies mean nothing. */
+  filtered: boolean;
+}
+
+const NO_REPLY_COND = [...NO_REPLY].map((op) => `$op == ${op}`).join(" || ");
+/** A start time and an opcode in one value: (ns << 6) | opcode, opcodes ≥ 64 as 0. */
+const PACKED = `(nsecs << 6) | ($op < 64 ? $op : 0)`;
+
+/** Opcode filter: a 64-bit mask of the traced opcodes below 64; 64 and above belong to `other`. */
+function opcodeFilter(
+  owners: Map<number, ProbePlugin>,
+  selected: Set<string>,
+  other: ProbePlugin | undefined,
+): { opConds: string[]; maskVar: string[] } {
   let mask = 0n;
   for (let op = 0; op < 64; op++) {
     const owner = owners.get(op);
     if (owner ? selected.has(owner.name) : !!other) mask |= 1n << BigInt(op);
   }
-  const allOps = mask === (1n << 64n) - 1n && !!other;
-  const opConds = allOps ? [] : [
-    other ? `($op >= 64 || (($m >> ($op & 63)) & 1) == 1)` : `$op < 64 && (($m >> $op) & 1) == 1`,
-  ];
-  const maskVar = allOps ? [] : [`$m = (uint64)0x${mask.toString(16)};`];
-  const noReply = [...NO_REPLY].map((op) => `$op == ${op}`).join(" || ");
-  const packed = `(nsecs << 6) | ($op < 64 ? $op : 0)`;
-  // The end probe goes last: bpftrace types a map by its first assignment in program order.
-  const endProbe: string[] = [];
-  if (request) {
-    const conds = [...opConds];
-    if (o.connections?.length) {
-      conds.push(`(${o.connections.map((c) => `$c == ${c}`).join(" || ")})`);
-    }
-    if (o.pid !== undefined) conds.push(`pid == ${o.pid}`);
-    if (o.comm) conds.push(`comm == ${JSON.stringify(o.comm)}`);
-    const body = [
-      `$c = (uint64)${arg}connection;`,
-      `$op = (uint64)${arg}opcode;`,
-      ...maskVar,
-      ...guarded(conds, [
-        // Bytes to the daemon only where a request carries data (WRITE, SETXATTR): a map
-        // update per request costs more than the names LOOKUPs carry are worth.
-        `if ($op == 16 || $op == 21) { @bin[1, $c, $op] = sum(${arg}len - 40); }`,
-        `if (${noReply}) {`,
-        `  @cnt[1, $c, $op] = count();`,
-        `} else {`,
-        `  @req[$c, ${arg}unique] = ${packed};`,
-        `}`,
-      ]),
-    ];
-    for (const m of ["@lat", "@sum", "@min", "@max", "@err", "@cnt", "@bin", "@bout"]) used.add(m);
-    if (!filtered) used.add("@unmatched");
-    out.push("tracepoint:fuse:fuse_request_send", "{", ...indent(body), "}", "");
-    // One clock read per probe: total = queue + service + transit exactly.
-    const end = [
-      `$now = nsecs;`,
-      `$c = (uint64)${arg}connection;`,
-      `$u = ${arg}unique;`,
-      `$v = @req[$c, $u];`,
-      ...latencyVars("$op", ...(split ? ["$r", "$w"] : [])),
-      `if ($v != 0) {`,
-      `  delete(@req[$c, $u]);`,
-      `  $op = $v & 63;`,
-      `  $d = $now - ($v >> 6);`,
-      ...indent(aggregate("1, $c, $op")),
-      `  if (${arg}error != 0) { @err[1, $c, $op, -${arg}error] = count(); }`,
-      `  if (${arg}len > 16) { @bout[1, $c, $op] = sum(${arg}len - 16); }`,
-      ...(split
-        ? indent([
-          `$r = @dr[$c, $u];`,
-          `$w = @dw[$c, $u];`,
-          `if ($r != 0 && $w != 0) {`,
-          `  delete(@dr[$c, $u]);`,
-          `  delete(@dw[$c, $u]);`,
-          `  $d = ($r >> 6) - ($v >> 6);`,
-          ...indent(aggregate("5, $c, $op")),
-          `  $d = $w - ($r >> 6);`,
-          ...indent(aggregate("4, $c, $op")),
-          `  $d = $now - $w;`,
-          ...indent(aggregate("6, $c, $op")),
-          `}`,
-        ])
-        : []),
-      ...(filtered ? [] : [`} else {`, `  @unmatched = count();`]),
-      `}`,
-    ];
-    endProbe.push("tracepoint:fuse:fuse_request_end", "{", ...indent(end), "}", "");
-  }
+  if (mask === (1n << 64n) - 1n && other) return { opConds: [], maskVar: [] };
+  return {
+    opConds: [
+      other ? `($op >= 64 || (($m >> ($op & 63)) & 1) == 1)` : `$op < 64 && (($m >> $op) & 1) == 1`,
+    ],
+    maskVar: [`$m = (uint64)0x${mask.toString(16)};`],
+  };
+}
 
-  if (daemons.length) {
-    // The daemon's side, from syscalls only: read() of a request on /dev/fuse (its 40-byte
-    // fuse_in_header gives length, opcode, unique) to writev() of the reply (fuse_out_header).
-    // uptr(): the headers are user memory, whatever address space a bpftrace version assumes.
-    const pids = `/${daemons.map((d) => `pid == ${d.pid}`).join(" || ")}/`;
-    const conn = daemons.map((d, i) =>
+/** The request source: fuse_request_send / fuse_request_end paired on (connection, unique). */
+function requestProbes(ctx: Ctx): { send: string[]; end: string[] } {
+  const { o, arg, split, filtered } = ctx;
+  const conds = [...ctx.opConds];
+  if (o.connections?.length) {
+    conds.push(`(${o.connections.map((c) => `$c == ${c}`).join(" || ")})`);
+  }
+  if (o.pid !== undefined) conds.push(`pid == ${o.pid}`);
+  if (o.comm) conds.push(`comm == ${JSON.stringify(o.comm)}`);
+  const send = [
+    `$c = (uint64)${arg}connection;`,
+    `$op = (uint64)${arg}opcode;`,
+    ...ctx.maskVar,
+    ...guarded(conds, [
+      // Bytes to the daemon only where a request carries data (WRITE, SETXATTR): a map
+      // update per request costs more than the names LOOKUPs carry are worth.
+      `if ($op == 16 || $op == 21) { @bin[1, $c, $op] = sum(${arg}len - 40); }`,
+      `if (${NO_REPLY_COND}) {`,
+      `  @cnt[1, $c, $op] = count();`,
+      `} else {`,
+      `  @req[$c, ${arg}unique] = ${PACKED};`,
+      `}`,
+    ]),
+  ];
+  for (const m of ["@lat", "@sum", "@min", "@max", "@err", "@cnt", "@bin", "@bout"]) {
+    ctx.used.add(m);
+  }
+  if (!filtered) ctx.used.add("@unmatched");
+  // One clock read per probe: total = queue + service + transit exactly.
+  const end = [
+    `$now = nsecs;`,
+    `$c = (uint64)${arg}connection;`,
+    `$u = ${arg}unique;`,
+    `$v = @req[$c, $u];`,
+    ...latencyVars("$op", ...(split ? ["$r", "$w"] : [])),
+    `if ($v != 0) {`,
+    `  delete(@req[$c, $u]);`,
+    `  $op = $v & 63;`,
+    `  $d = $now - ($v >> 6);`,
+    ...indent(aggregate("1, $c, $op")),
+    `  if (${arg}error != 0) { @err[1, $c, $op, -${arg}error] = count(); }`,
+    `  if (${arg}len > 16) { @bout[1, $c, $op] = sum(${arg}len - 16); }`,
+    ...(split
+      ? indent([
+        `$r = @dr[$c, $u];`,
+        `$w = @dw[$c, $u];`,
+        `if ($r != 0 && $w != 0) {`,
+        `  delete(@dr[$c, $u]);`,
+        `  delete(@dw[$c, $u]);`,
+        `  $d = ($r >> 6) - ($v >> 6);`,
+        ...indent(aggregate("5, $c, $op")),
+        `  $d = $w - ($r >> 6);`,
+        ...indent(aggregate("4, $c, $op")),
+        `  $d = $now - $w;`,
+        ...indent(aggregate("6, $c, $op")),
+        `}`,
+      ])
+      : []),
+    ...(filtered ? [] : [`} else {`, `  @unmatched = count();`]),
+    `}`,
+  ];
+  return {
+    send: ["tracepoint:fuse:fuse_request_send", "{", ...indent(send), "}", ""],
+    end: ["tracepoint:fuse:fuse_request_end", "{", ...indent(end), "}", ""],
+  };
+}
+
+/**
+ * The daemon's side, from syscalls only: read() of a request on /dev/fuse (its 40-byte
+ * fuse_in_header gives length, opcode, unique) to writev() of the reply (fuse_out_header).
+ * uptr(): the headers are user memory, whatever address space a bpftrace version assumes.
+ */
+function daemonProbes(ctx: Ctx, daemons: readonly DaemonTarget[]): string[] {
+  if (!daemons.length) return [];
+  const { arg, split } = ctx;
+  const pids = `/${daemons.map((d) => `pid == ${d.pid}`).join(" || ")}/`;
+  const conn =
+    daemons.map((d, i) =>
       `${i ? "} else " : ""}if (pid == ${d.pid}) {\n  $c = (uint64)${d.connection};`
     ).join("\n") + "\n}";
-    for (const m of ["@lat", "@sum", "@min", "@max", "@err", "@cnt"]) {
-      used.add(m);
-    }
-    used.add("@dmiss");
-    out.push(
-      `tracepoint:syscalls:sys_enter_read ${pids}`,
-      "{",
-      `  @rbuf[tid] = ${arg}buf;`,
-      "}",
-      "",
-    );
-    const read = [
-      `$p = @rbuf[tid];`,
-      `$c = (uint64)0;`,
-      `$op = (uint64)0;`,
-      `$u = (uint64)0;`,
-      ...maskVar,
-      `if ($p != 0) {`,
-      `  delete(@rbuf[tid]);`,
+  for (const m of ["@lat", "@sum", "@min", "@max", "@err", "@cnt", "@dmiss"]) ctx.used.add(m);
+  const read = [
+    `$p = @rbuf[tid];`,
+    `$c = (uint64)0;`,
+    `$op = (uint64)0;`,
+    `$u = (uint64)0;`,
+    ...ctx.maskVar,
+    `if ($p != 0) {`,
+    `  delete(@rbuf[tid]);`,
+    `}`,
+    `if ($p != 0 && ${arg}ret >= 40 && (int64)*uptr((uint32*)$p) == ${arg}ret) {`,
+    ...indent(conn.split("\n")),
+    `  $op = (uint64)*uptr((uint32*)($p + 4));`,
+    `  $u = *uptr((uint64*)($p + 8));`,
+    ...indent(guarded(ctx.opConds, [
+      `if (${NO_REPLY_COND}) {`,
+      `  @cnt[4, $c, $op] = count();`,
+      `} else {`,
+      `  @dr[$c, $u] = ${PACKED};`,
       `}`,
-      `if ($p != 0 && ${arg}ret >= 40 && (int64)*uptr((uint32*)$p) == ${arg}ret) {`,
-      ...indent(conn.split("\n")),
-      `  $op = (uint64)*uptr((uint32*)($p + 4));`,
-      `  $u = *uptr((uint64*)($p + 8));`,
-      ...indent(guarded(opConds, [
-        `if (${noReply}) {`,
-        `  @cnt[4, $c, $op] = count();`,
+    ])),
+    `} else if ($p == 0 && ${arg}ret >= 40) {`,
+    `  @dmiss = count();`,
+    `}`,
+  ];
+  const write = [
+    `$now = nsecs;`,
+    `$c = (uint64)0;`,
+    ...conn.split("\n"),
+    `$h = *uptr((uint64*)${arg}vec);`,
+    `$u = *uptr((uint64*)($h + 8));`,
+    `$v = @dr[$c, $u];`,
+    ...latencyVars("$op", "$q"),
+    `if ($v != 0) {`,
+    `  $op = $v & 63;`,
+    `  $q = (uint64)(-*uptr((int32*)($h + 4)));`,
+    `  if ($q != 0) { @err[4, $c, $op, $q] = count(); }`,
+    // With the request source, all parts are aggregated at the request's end, over the same
+    // requests; alone, the service time is aggregated here.
+    ...(split ? [`  @dw[$c, $u] = $now;`] : [
+      `  $d = $now - ($v >> 6);`,
+      ...indent(aggregate("4, $c, $op")),
+      `  delete(@dr[$c, $u]);`,
+    ]),
+    ...(split
+      ? [
         `} else {`,
-        `  @dr[$c, $u] = ${packed};`,
-        `}`,
-      ])),
-      `} else if ($p == 0 && ${arg}ret >= 40) {`,
-      `  @dmiss = count();`,
-      `}`,
-    ];
-    out.push(`tracepoint:syscalls:sys_exit_read ${pids}`, "{", ...indent(read), "}", "");
-    const write = [
-      `$now = nsecs;`,
-      `$c = (uint64)0;`,
-      ...conn.split("\n"),
-      `$h = *uptr((uint64*)${arg}vec);`,
-      `$u = *uptr((uint64*)($h + 8));`,
-      `$v = @dr[$c, $u];`,
-      ...latencyVars("$op", "$q"),
-      `if ($v != 0) {`,
-      `  $op = $v & 63;`,
-      `  $q = (uint64)(-*uptr((int32*)($h + 4)));`,
-      `  if ($q != 0) { @err[4, $c, $op, $q] = count(); }`,
-      // With the request source, all parts are aggregated at the request's end, over the same
-      // requests; alone, the service time is aggregated here.
-      ...(split ? [`  @dw[$c, $u] = $now;`] : [
-        `  $d = $now - ($v >> 6);`,
-        ...indent(aggregate("4, $c, $op")),
-        `  delete(@dr[$c, $u]);`,
-      ]),
-      ...(split
-        ? [
-          `} else {`,
-          `  // Read before tracing began: counted from the request, not timed.`,
-          `  $v = @req[$c, $u];`,
-          `  if ($v != 0) { @cnt[4, $c, $v & 63] = count(); }`,
-        ]
-        : []),
-      `}`,
-    ];
-    out.push(`tracepoint:syscalls:sys_enter_writev ${pids}`, "{", ...indent(write), "}", "");
-  }
-  out.push(...endProbe);
+        `  // Read before tracing began: counted from the request, not timed.`,
+        `  $v = @req[$c, $u];`,
+        `  if ($v != 0) { @cnt[4, $c, $v & 63] = count(); }`,
+      ]
+      : []),
+    `}`,
+  ];
+  return [
+    `tracepoint:syscalls:sys_enter_read ${pids}`,
+    "{",
+    `  @rbuf[tid] = ${arg}buf;`,
+    "}",
+    "",
+    `tracepoint:syscalls:sys_exit_read ${pids}`,
+    "{",
+    ...indent(read),
+    "}",
+    "",
+    `tracepoint:syscalls:sys_enter_writev ${pids}`,
+    "{",
+    ...indent(write),
+    "}",
+    "",
+  ];
+}
 
-  const timed: { entry: TableEntry; enter: string; exit: string }[] = [];
+/** A pair of attach points timed per thread, and the row it feeds. */
+interface Timed {
+  entry: TableEntry;
+  enter: string;
+  exit: string;
+}
+
+/** Kernel callbacks, plugin probes and daemon functions to time, in table order. */
+function timedEntries(o: ComposeOptions, selected: Set<string>): Timed[] {
+  const timed: Timed[] = [];
   const [kin, kout] = o.fentry
-    ? (versionAtLeast(v, [0, 20, 0]) ? ["fentry", "fexit"] : ["kfunc", "kretfunc"])
+    ? (versionAtLeast(o.version, [0, 20, 0]) ? ["fentry", "fexit"] : ["kfunc", "kretfunc"])
     : ["kprobe", "kretprobe"];
   for (const f of o.kernelFunctions ?? []) {
     if (!selected.has(f.plugin)) continue;
@@ -339,14 +432,6 @@ export function compose(o: ComposeOptions): Composed {
       });
     }
   }
-  const who: string[] = [];
-  if (o.pid !== undefined) who.push(`pid == ${o.pid}`);
-  if (o.comm) who.push(`comm == ${JSON.stringify(o.comm)}`);
-  const whoPred = who.length ? ` /${who.join(" && ")}/` : "";
-  // Daemon functions: only in the daemons' processes when they are known.
-  const daemonPred = o.uprobePids?.length
-    ? ` /${o.uprobePids.map((p) => `pid == ${p}`).join(" || ")}/`
-    : "";
   for (const u of o.uprobes ?? []) {
     if (u.plugin !== "uprobe" && !selected.has(u.plugin)) continue;
     timed.push({
@@ -355,9 +440,23 @@ export function compose(o: ComposeOptions): Composed {
       exit: `uretprobe:${u.binary}:${u.symbol}`,
     });
   }
+  return timed;
+}
+
+/** Entry/exit probes of the timed entries (keyed by thread and index), and the uprobe counts. */
+function timedProbes(ctx: Ctx, timed: Timed[]): string[] {
+  const { o } = ctx;
+  const out: string[] = [];
+  const who: string[] = [];
+  if (o.pid !== undefined) who.push(`pid == ${o.pid}`);
+  if (o.comm) who.push(`comm == ${JSON.stringify(o.comm)}`);
+  const whoPred = who.length ? ` /${who.join(" && ")}/` : "";
+  // Daemon functions: only in the daemons' processes when they are known.
+  const daemonPred = o.uprobePids?.length
+    ? ` /${o.uprobePids.map((p) => `pid == ${p}`).join(" || ")}/`
+    : "";
   timed.forEach((t, i) => {
-    for (const m of ["@lat", "@sum", "@min", "@max"]) used.add(m);
-    table.push(t.entry);
+    for (const m of ["@lat", "@sum", "@min", "@max"]) ctx.used.add(m);
     const src = SOURCE_ID[t.entry.source];
     const pred = t.entry.source === "uprobe" ? daemonPred : whoPred;
     out.push(`${t.enter}${pred}`, "{", `  @fs[tid, ${i}] = nsecs;`, "}", "");
@@ -373,47 +472,11 @@ export function compose(o: ComposeOptions): Composed {
     out.push(t.exit, "{", ...indent(body), "}", "");
   });
   if (o.uprobeCounts?.length) {
-    used.add("@calls");
+    ctx.used.add("@calls");
     out.push(o.uprobeCounts.map((t) => `uprobe:${t}`).join(",\n") + daemonPred, "{");
     out.push("  @calls[probe] = count();", "}", "");
   }
-  if (!request && !daemons.length && !timed.length && !o.uprobeCounts?.length) {
-    throw new TypeError("Nothing to trace: no selected plugin has a probe for the chosen sources");
-  }
-
-  if (o.intervalMs) {
-    out.push(
-      `interval:ms:${o.intervalMs}`,
-      "{",
-      ...MAPS.filter((m) => used.has(m)).map((m) => `  print(${m});`),
-      `  printf("${SNAPSHOT_MARK}\\n");`,
-      "}",
-      "",
-    );
-  }
-  if (o.watchPid !== undefined) {
-    out.push(`tracepoint:sched:sched_process_exit /tid == ${o.watchPid}/ { exit(); }`, "");
-  }
-  if (o.durationMs) out.push(`interval:ms:${o.durationMs} { exit(); }`, "");
-  const scratch = [
-    ...(timed.length ? ["@fs"] : []),
-    ...(daemons.length ? ["@rbuf", "@dr"] : []),
-    ...(split ? ["@dw"] : []),
-  ];
-  out.push("END", "{", ...scratch.map((m) => `  clear(${m});`), `  printf("${END_MARK}\\n");`, "}");
-
-  const env: Record<string, string> = {
-    BPFTRACE_MAP_KEYS_MAX: String(mapKeys),
-    BPFTRACE_MAX_MAP_KEYS: String(mapKeys),
-  };
-  return {
-    program: out.join("\n") + "\n",
-    env,
-    table,
-    opcodePlugin,
-    ...(other ? { otherPlugin: other.name } : {}),
-    countsUnmatched: request && !filtered,
-  };
+  return out;
 }
 
 function indent(lines: string[]): string[] {
