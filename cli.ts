@@ -12,7 +12,7 @@ import { prepare, run } from "./probes/runner.ts";
 import { SOURCE_CHOICES, type SourceChoice } from "./probes/sources.ts";
 import { defaultCsvName, writeCsv, writeFileAtomic } from "./reporters/csv.ts";
 import { formatHistograms } from "./reporters/histogram.ts";
-import { formatSideBySide, formatSplit, formatTable } from "./reporters/table.ts";
+import { formatSideBySide, formatSlow, formatSplit, formatTable } from "./reporters/table.ts";
 import { VERSION } from "./probes/version.ts";
 
 function collect(value: string, previous: string[]): string[] {
@@ -60,6 +60,7 @@ program.command("trace")
   .option("-i, --interval <time>", "print a report every interval")
   .option("-T, --timestamp", "timestamp each interval report")
   .option("--hist", "print latency histograms")
+  .option("--slow <time>", "log each request slower than this, as it ends (e.g. 10ms)")
   .option("--csv [file]", "write the report as CSV (default fusetrace_YYYYmmdd-HHMMSS.csv)")
   .option(
     "--daemon-pid <pid>",
@@ -88,6 +89,7 @@ program.command("trace")
     }
     const durationMs = o.duration ? parseDurationMs(o.duration) : undefined;
     const intervalMs = o.interval ? parseDurationMs(o.interval, "interval") : undefined;
+    const slowMs = o.slow ? parseDurationMs(o.slow, "slow-request threshold") : undefined;
     const pid = o.pid ? parsePositiveInt(o.pid, "pid") : undefined;
     const csv = o.csv === true ? defaultCsvName() : o.csv;
     const p = prepare({
@@ -98,6 +100,7 @@ program.command("trace")
       sources: sourcesOf(o.source),
       ...(durationMs ? { durationMs } : {}),
       ...(intervalMs ? { intervalMs } : {}),
+      ...(slowMs ? { slowMs } : {}),
       mapKeys: parsePositiveInt(o.mapKeys, "map keys"),
       daemonPids: o.daemonPid.map((x) => parsePositiveInt(x, "daemon pid")),
       uprobes: o.uprobe,
@@ -136,6 +139,7 @@ program.command("trace")
             }... Hit Ctrl-C to end.`,
           );
         },
+        onSlow: (r) => console.log(formatSlow(r)),
         onInterval: (r) => {
           console.log(`${o.timestamp ? `${stamp()}\n` : ""}${formatTable(r)}\n`);
         },

@@ -81,6 +81,8 @@ export interface ComposeOptions {
   comm?: string;
   /** Stop after this many milliseconds. */
   durationMs?: number;
+  /** Log every request slower than this (ns), one line each (request source only). */
+  slowNs?: number;
   /** Print a snapshot every this many milliseconds. */
   intervalMs?: number;
   /** End the trace when the thread with this id (the tracer's main thread) exits. */
@@ -113,6 +115,8 @@ export interface Composed {
 
 /** Marker printed after each interval snapshot. */
 export const SNAPSHOT_MARK = "fusetrace:snapshot";
+/** Prefix of a slow-request line: connection, opcode, latency ns, requester pid, errno. */
+export const SLOW_MARK = "fusetrace:slow";
 /** Marker printed by END: the exit dump of the maps follows. */
 export const END_MARK = "fusetrace:end";
 
@@ -195,6 +199,7 @@ export function compose(o: ComposeOptions): Composed {
     ...(timed.length ? ["@fs"] : []),
     ...(daemons.length ? ["@rbuf", "@dr"] : []),
     ...(ctx.split ? ["@dw"] : []),
+    ...(o.slowNs && request ? ["@who"] : []),
   ];
   out.push("END", "{", ...scratch.map((m) => `  clear(${m});`), `  printf("${END_MARK}\\n");`, "}");
 
@@ -270,6 +275,7 @@ function requestProbes(ctx: Ctx): { send: string[]; end: string[] } {
       `  @cnt[1, $c, $op] = count();`,
       `} else {`,
       `  @req[$c, ${arg}unique] = ${PACKED};`,
+      ...(o.slowNs ? [`  @who[$c, ${arg}unique] = pid;`] : []),
       `}`,
     ]),
   ];
@@ -283,13 +289,22 @@ function requestProbes(ctx: Ctx): { send: string[]; end: string[] } {
     `$c = (uint64)${arg}connection;`,
     `$u = ${arg}unique;`,
     `$v = @req[$c, $u];`,
-    ...latencyVars("$op", ...(split ? ["$r", "$w"] : [])),
+    ...latencyVars("$op", ...(split ? ["$r", "$w"] : []), ...(o.slowNs ? ["$who"] : [])),
     `if ($v != 0) {`,
     `  delete(@req[$c, $u]);`,
     `  $op = $v & 63;`,
     `  $d = $now - ($v >> 6);`,
     ...indent(aggregate("1, $c, $op")),
     `  if (${arg}error != 0) { @err[1, $c, $op, -${arg}error] = count(); }`,
+    ...(o.slowNs
+      ? [
+        `  $who = @who[$c, $u];`,
+        `  delete(@who[$c, $u]);`,
+        `  if ($d >= ${Math.round(o.slowNs)}) {`,
+        `    printf("${SLOW_MARK} %d %d %d %d %d\\n", $c, $op, $d, $who, -${arg}error);`,
+        `  }`,
+      ]
+      : []),
     `  if (${arg}len > 16) { @bout[1, $c, $op] = sum(${arg}len - 16); }`,
     ...(split
       ? indent([

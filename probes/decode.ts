@@ -3,7 +3,7 @@
  * values — one per interval snapshot and one for the exit dump.
  * @module
  */
-import { type Composed, END_MARK, SNAPSHOT_MARK } from "./compose.ts";
+import { type Composed, END_MARK, SLOW_MARK, SNAPSHOT_MARK } from "./compose.ts";
 import { opcodeName } from "./opcodes.ts";
 import {
   emptyRow,
@@ -11,6 +11,7 @@ import {
   type Report,
   rowKey,
   type RunMeta,
+  type SlowRequest,
   type SourceName,
 } from "./report.ts";
 
@@ -30,6 +31,7 @@ export type DecodedEvent =
   | { kind: "final"; report: Report }
   | { kind: "lost"; events: number }
   | { kind: "message"; text: string }
+  | { kind: "slow"; request: SlowRequest }
   | { kind: "none" };
 
 /** Streaming decoder: feed it lines with {@link Decoder.push}, end with {@link Decoder.finish}. */
@@ -86,6 +88,21 @@ export class Decoder {
           this.#maps = new Map();
           this.#final = true;
           return { kind: "none" };
+        }
+        if (text.startsWith(`${SLOW_MARK} `)) {
+          const [c, op, ns, pid, errno] = text.split(" ").slice(1).map(Number);
+          return {
+            kind: "slow",
+            request: {
+              mount: this.ctx.mountOf(c!),
+              operation: op === 0 ? "OP_64+" : opcodeName(op!),
+              plugin: this.ctx.composed.opcodePlugin.get(op!) ?? this.ctx.composed.otherPlugin ??
+                "other",
+              ns: ns!,
+              pid: pid!,
+              errno: errno!,
+            },
+          };
         }
         return { kind: "message", text };
       }

@@ -82,6 +82,19 @@ export interface Report {
   daemonMissed?: number;
 }
 
+/** One request slower than the `--slow` threshold. */
+export interface SlowRequest {
+  mount: string;
+  plugin: string;
+  operation: string;
+  /** Latency, ns. */
+  ns: number;
+  /** The requesting process (tgid), 0 when unknown. */
+  pid: number;
+  /** errno of the reply, 0 for success. */
+  errno: number;
+}
+
 /** Summary statistics of a row's latencies, in ns (NaN when nothing was timed). */
 export interface LatencySummary {
   timed: number;

@@ -25,7 +25,7 @@ import { Decoder } from "./decode.ts";
 import { UsageError } from "./errors.ts";
 import { fuseMounts, type MountInfo, resolveMount } from "./mounts.ts";
 import type { ProbePlugin } from "./plugin.ts";
-import { type Report, type RunMeta, subtractReports } from "./report.ts";
+import { type Report, type RunMeta, type SlowRequest, subtractReports } from "./report.ts";
 import {
   chooseSources,
   type ChosenSources,
@@ -58,6 +58,10 @@ export interface TraceOptions {
   onReady?: (prepared: Prepared) => void;
   /** Called with each interval's report. */
   onInterval?: (report: Report) => void;
+  /** Log requests slower than this (ms) through `onSlow`. */
+  slowMs?: number;
+  /** Called with each request slower than `slowMs`, as it ends. */
+  onSlow?: (request: SlowRequest) => void;
   /** Capabilities to use instead of probing this machine (tests). */
   capabilities?: Capabilities;
   /** Maximum keys per bpftrace map (default 16384). */
@@ -121,6 +125,9 @@ export function prepare(o: TraceOptions = {}): Prepared {
   if (o.intervalMs !== undefined && !(o.intervalMs > 0)) {
     throw new UsageError(`Invalid interval: ${o.intervalMs} ms`);
   }
+  if (o.slowMs !== undefined && !(o.slowMs > 0)) {
+    throw new UsageError(`Invalid slow-request threshold: ${o.slowMs} ms`);
+  }
   const all = fuseMounts();
   const selectedMounts = (o.mounts ?? []).map((m) => resolveMount(m, all));
   if (!o.capabilities && !isRoot()) {
@@ -169,6 +176,7 @@ export function prepare(o: TraceOptions = {}): Prepared {
     ...(o.comm ? { comm: o.comm } : {}),
     ...(o.durationMs ? { durationMs: Math.ceil(o.durationMs) } : {}),
     ...(o.intervalMs ? { intervalMs: Math.ceil(o.intervalMs) } : {}),
+    ...(o.slowMs ? { slowNs: o.slowMs * 1e6 } : {}),
     ...(o.mapKeys ? { mapKeys: o.mapKeys } : {}),
     watchPid: Deno.pid,
   });
@@ -273,6 +281,7 @@ export async function run(p: Prepared, o: TraceOptions = {}): Promise<Report> {
         errors.push(line);
         continue;
       }
+      if (ev.kind === "slow") o.onSlow?.(ev.request);
       if (ev.kind === "snapshot") {
         ev.report.meta = { ...meta, durationS: (Date.now() - start.getTime()) / 1000 };
         o.onInterval?.(previous ? subtractReports(ev.report, previous) : ev.report);

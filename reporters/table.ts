@@ -3,7 +3,14 @@
  * p99, max, mean and bytes.
  * @module
  */
-import { errnoName, errorCount, type OpRow, type Report, summarize } from "../probes/report.ts";
+import {
+  errnoName,
+  errorCount,
+  type OpRow,
+  type Report,
+  type SlowRequest,
+  summarize,
+} from "../probes/report.ts";
 import { columns, fmtBytes, fmtNs } from "./format.ts";
 
 const HEAD = ["OPERATION", "COUNT", "ERR", "P50", "P90", "P99", "MAX", "MEAN", "BYTES"];
@@ -157,4 +164,17 @@ export function formatSideBySide(report: Report): string {
     }
   }
   return lines.length > 1 ? `requests and kernel callbacks side by side:\n${columns(lines)}` : "";
+}
+
+/** One slow request: `12:03:04.567 SLOW LOOKUP 23.4ms /cvmfs/x pid 1234 (python3) ENOENT`. */
+export function formatSlow(r: SlowRequest, now: Date = new Date()): string {
+  let comm = "";
+  try {
+    comm = ` (${Deno.readTextFileSync(`/proc/${r.pid}/comm`).trim()})`;
+  } catch { /* the process has exited */ }
+  const time = now.toTimeString().slice(0, 8) +
+    `.${String(now.getMilliseconds()).padStart(3, "0")}`;
+  return `${time} SLOW ${r.operation} ${fmtNs(r.ns)} ${r.mount} pid ${r.pid}${comm}${
+    r.errno ? ` ${errnoName(r.errno)}` : ""
+  }`;
 }

@@ -96,3 +96,21 @@ export async function readRest(reader: ReadableStreamDefaultReader<string>): Pro
     text += value;
   }
 }
+
+/** Starts `cli.ts ARGS` and waits until it says "Hit Ctrl-C to end." (its probes are attached). */
+export async function spawnCli(args: string[]) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${root}cli.ts`, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stdout = new Response(child.stdout).text();
+  const err = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  const stderr = await readUntil(err, "Hit Ctrl-C to end.");
+  const rest = readRest(err).then((more) => stderr + more);
+  return {
+    child,
+    stderr,
+    finish: async () => ({ status: await child.status, stdout: await stdout, stderr: await rest }),
+  };
+}

@@ -25,6 +25,7 @@ const variants: Record<string, Omit<ComposeOptions, "version">> = {
     comm: "python3",
     durationMs: 10_000,
     intervalMs: 1000,
+    slowNs: 5_000_000,
   },
   kprobe: { plugins: [lookup, read], known: builtinPlugins, kernelFunctions: FUNCS },
   fentry: { plugins: [lookup, read], known: builtinPlugins, kernelFunctions: FUNCS, fentry: true },

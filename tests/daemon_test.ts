@@ -10,8 +10,7 @@ import { findRow, type OpRow, type Report, summarize } from "../probes/report.ts
 import { writeTree } from "../demo/squashfs.ts";
 import { walkStatRead } from "../demo/workload.ts";
 import { builtinPlugins } from "../plugins/mod.ts";
-import { assert, assertEquals, assertGolden, root, withSquashfs } from "./_helpers.ts";
-import { traced } from "./_helpers.ts";
+import { assert, assertEquals, assertGolden, root, traced, withSquashfs } from "./_helpers.ts";
 
 function rows(r: Report, source: string, mount: string): Map<string, OpRow> {
   return new Map(

@@ -3,8 +3,7 @@ import { emptyRow, type OpRow, type Report } from "../probes/report.ts";
 import { writeCsv } from "../reporters/csv.ts";
 import { compareReports, type DiffRow, ksDiffers } from "../reporters/diff.ts";
 import { readLegacy } from "../reporters/legacy.ts";
-import { assert, assertEquals, assertGolden, assertMatch, runCli } from "./_helpers.ts";
-import { rng } from "./_helpers.ts";
+import { assert, assertEquals, assertGolden, assertMatch, rng, runCli } from "./_helpers.ts";
 
 const meta = {
   host: "h",

@@ -1,6 +1,5 @@
-import { assert, assertEquals } from "./_helpers.ts";
-import { rng } from "./_helpers.ts";
 import { bucketOf, bucketRange, histogramOf, quantile, SUB } from "../probes/hist.ts";
+import { assert, assertEquals, rng } from "./_helpers.ts";
 
 Deno.test("every value lies in the range of its bucket, ranges tile the line", () => {
   for (let v = 0; v < 5000; v++) {

@@ -5,8 +5,15 @@ import { fileSize } from "../demo/squashfs.ts";
 import { walkStatRead } from "../demo/workload.ts";
 import { findRow, type Report } from "../probes/report.ts";
 import { readCsv } from "../reporters/csv.ts";
-import { assert, assertEquals, assertMatch, root, runCli, withSquashfs } from "./_helpers.ts";
-import { readRest, readUntil, traced } from "./_helpers.ts";
+import {
+  assert,
+  assertEquals,
+  assertMatch,
+  runCli,
+  spawnCli,
+  traced,
+  withSquashfs,
+} from "./_helpers.ts";
 
 const SHAPE = { dirs: 2, subdirs: 3, filesPerDir: 10 }; // 60 files, 8 directories + root
 
@@ -82,29 +89,11 @@ Deno.test("a crash of the traced daemon loses nothing already counted", async ()
   });
 });
 
-/** Starts the CLI and waits until it says the probes are attached. */
-async function spawnTrace(args: string[]) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${root}cli.ts`, ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const stdout = new Response(child.stdout).text();
-  const err = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  const stderr = await readUntil(err, "Hit Ctrl-C to end.");
-  const rest = readRest(err).then((more) => stderr + more);
-  return {
-    child,
-    stderr,
-    finish: async () => ({ status: await child.status, stdout: await stdout, stderr: await rest }),
-  };
-}
-
 Deno.test("CLI: --duration, --interval -T, --csv; Ctrl-C still writes the CSV", async () => {
   await withSquashfs(SHAPE, async (m) => {
     const dir = Deno.makeTempDirSync();
     // Interval run with a duration.
-    const t1 = await spawnTrace([
+    const t1 = await spawnCli([
       "trace",
       "-m",
       m.mountPoint,
@@ -124,7 +113,7 @@ Deno.test("CLI: --duration, --interval -T, --csv; Ctrl-C still writes the CSV", 
     assertEquals(findRow(total, { operation: "OPEN" })?.count, 60);
 
     // Until Ctrl-C.
-    const t2 = await spawnTrace(["trace", "-m", m.mountPoint, "--csv", `${dir}/c.csv`]);
+    const t2 = await spawnCli(["trace", "-m", m.mountPoint, "--csv", `${dir}/c.csv`]);
     assert(t2.stderr.includes(`Tracing FUSE requests on ${m.mountPoint}`), t2.stderr);
     for (const f of m.layout.files.slice(0, 7)) await Deno.readFile(`${m.mountPoint}/${f}`);
     t2.child.kill("SIGINT");
@@ -154,7 +143,7 @@ Deno.test("every program variant of this machine attaches and runs", async () =>
 
 Deno.test("count without kprobes says so and counts requests per opcode instead", async () => {
   await withSquashfs(SHAPE, async (m) => {
-    const t = await spawnTrace(["count", "-d", "3s"]).catch(() => undefined);
+    const t = await spawnCli(["count", "-d", "3s"]).catch(() => undefined);
     assert(t);
     for (const f of m.layout.files.slice(0, 5)) await Deno.stat(`${m.mountPoint}/${f}`);
     const o = await t.finish();

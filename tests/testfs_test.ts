@@ -5,8 +5,7 @@ import { type SpawnedTestFs, spawnTestFs } from "../testfs/spawn.ts";
 import { buildTree, content } from "../testfs/tree.ts";
 import type { TestFsOptions } from "../testfs/fs.ts";
 import { walkStatRead } from "../demo/workload.ts";
-import { assert, assertEquals, assertMatch, runCli } from "./_helpers.ts";
-import { traced } from "./_helpers.ts";
+import { assert, assertEquals, assertMatch, runCli, spawnCli, traced } from "./_helpers.ts";
 
 async function withTestFs<T>(o: TestFsOptions, fn: (fs: SpawnedTestFs) => Promise<T>): Promise<T> {
   const mnt = Deno.makeTempDirSync({ prefix: "fusetrace-testfs-" });
@@ -176,4 +175,31 @@ Deno.test("testfs in-process (library): served on this thread, used with async c
     Deno.removeSync(mnt);
   }
   assert(!mountPoints().includes(mnt));
+});
+
+Deno.test("--slow logs each request slower than the threshold, with its requester", async () => {
+  const shape = {
+    depth: 1,
+    fanout: 1,
+    files: 5,
+    latency: { lookup: { kind: "fixed" as const, ms: 30 } },
+  };
+  await withTestFs(shape, async (fs) => {
+    const t = await spawnCli(["trace", "-m", fs.mountPoint, "--slow", "20ms", "-d", "4s"]);
+    for (const f of buildTree(shape).files) {
+      await new Deno.Command("stat", { args: [`${fs.mountPoint}/${f}`], stdout: "null" }).output();
+    }
+    const out = await t.finish();
+    assertEquals(out.status.code, 0, out.stderr);
+    const slow = out.stdout.split("\n").filter((l) => / SLOW /.test(l));
+    assertEquals(slow.length, 6, out.stdout); // sw0 and 5 files; GETATTR, OPEN… are fast
+    for (const l of slow) {
+      assertMatch(
+        l,
+        new RegExp(
+          `^\\d\\d:\\d\\d:\\d\\d\\.\\d{3} SLOW LOOKUP 3\\d\\.\\dms ${fs.mountPoint} pid \\d+`,
+        ),
+      );
+    }
+  });
 });
