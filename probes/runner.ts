@@ -142,6 +142,9 @@ export function prepare(o: TraceOptions = {}): Prepared {
     [...(o.sources ?? ["auto"]), ...(o.daemonPids?.length ? ["daemon" as const] : [])],
     caps,
   );
+  if (o.slowMs && !sources.request) {
+    throw new UsageError("--slow needs the request source (fuse tracepoints, Linux ≥ 6.12)");
+  }
   const resolved = sources.kernel
     ? resolveKernelFunctions(plugins, caps.functions)
     : { found: [], missing: [] };

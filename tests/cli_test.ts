@@ -31,6 +31,10 @@ Deno.test("bad input: one line, exit 2", async () => {
   );
   assertUsageError(await runCli(["trace", "--daemon", "bogus"]), /Unknown daemon preset "bogus"/);
   assertUsageError(
+    await runCli(["trace", "--slow", "soon"]),
+    /Invalid slow-request threshold "soon"/,
+  );
+  assertUsageError(
     await runCli(["trace", "--daemon-pid", "1"]),
     /needs exactly one --mount|No daemon/,
   );
