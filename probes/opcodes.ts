@@ -74,11 +74,3 @@ export const NO_REPLY: ReadonlySet<number> = new Set([2, 42]);
 export function opcodeName(op: number): string {
   return OPCODES[op] ?? `OP_${op}`;
 }
-
-const BY_NAME = new Map(Object.entries(OPCODES).map(([n, name]) => [name, Number(n)]));
-
-/** The number of an opcode name (`LOOKUP` or `OP_7`), or undefined. */
-export function opcodeNumber(name: string): number | undefined {
-  const m = /^OP_(\d+)$/.exec(name);
-  return m ? Number(m[1]) : BY_NAME.get(name.toUpperCase());
-}
