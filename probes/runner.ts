@@ -302,12 +302,14 @@ export async function run(p: Prepared, o: TraceOptions = {}): Promise<Report> {
   await Promise.all([readOut, readErr]);
   if (stopping !== undefined) clearInterval(stopping);
   o.signal?.removeEventListener("abort", stop);
+  const report = decoder.finish();
+  report.meta = { ...meta, durationS: (Date.now() - start.getTime()) / 1000 };
+  // Stopped (Ctrl-C) before the probes were attached: nothing was traced, which is no error.
+  if (!ready && o.signal?.aborted) return report;
   if (!ready || (!status.success && status.signal !== "SIGINT")) {
     const why = errors.slice(0, 5).join("\n") || `exit status ${status.code}`;
     throw new Error(`bpftrace failed: ${why}`);
   }
-  const report = decoder.finish();
-  report.meta = { ...meta, durationS: (Date.now() - start.getTime()) / 1000 };
   return report;
 }
 

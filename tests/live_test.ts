@@ -152,3 +152,9 @@ Deno.test("count without kprobes says so and counts requests per opcode instead"
     assertMatch(o.stdout, /^LOOKUP\s+7$/m); // pkg0, lib0, 5 files
   });
 });
+
+Deno.test("stopped before the probes are attached: an empty report, no error", async () => {
+  const { prepare, run } = await import("../probes/runner.ts");
+  const report = await run(prepare({}), { signal: AbortSignal.abort() });
+  assertEquals(report.rows, []);
+});
