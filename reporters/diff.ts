@@ -179,9 +179,12 @@ export function compareReports(
       class: worse(countClass, latencyClass),
     });
   }
+  // Worst class first; within it, the largest count change, then the largest latency change.
+  const latencyChange = (r: DiffRow) =>
+    Math.max(...[pct(r.p50A, r.p50B), pct(r.p99A, r.p99B)].map((x) => Math.abs(x) || 0));
   return out.sort((p, q) =>
     RANK[q.class] - RANK[p.class] || Math.abs(q.delta) - Math.abs(p.delta) ||
-    p.operation.localeCompare(q.operation)
+    latencyChange(q) - latencyChange(p) || p.operation.localeCompare(q.operation)
   );
 }
 
