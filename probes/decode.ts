@@ -42,11 +42,6 @@ export class Decoder {
   #inFlight: number[] = [];
   constructor(readonly ctx: DecodeContext) {}
 
-  /** Events lost so far, as bpftrace reported them. */
-  get lostEvents(): number {
-    return this.#lost;
-  }
-
   /**
    * Takes one line of output.
    * @throws {SyntaxError} on a line that is not JSON
@@ -95,9 +90,7 @@ export class Decoder {
             kind: "slow",
             request: {
               mount: this.ctx.mountOf(c!),
-              operation: op === 0 ? "OP_64+" : opcodeName(op!),
-              plugin: this.ctx.composed.opcodePlugin.get(op!) ?? this.ctx.composed.otherPlugin ??
-                "other",
+              ...this.#opcode(op!),
               ns: ns!,
               pid: pid!,
               errno: errno!,
@@ -109,6 +102,15 @@ export class Decoder {
       default:
         return { kind: "none" };
     }
+  }
+
+  /** Plugin and name of an opcode (0 stands for the opcodes ≥ 64 the program cannot pack). */
+  #opcode(op: number): { plugin: string; operation: string } {
+    const { opcodePlugin, otherPlugin } = this.ctx.composed;
+    return {
+      plugin: opcodePlugin.get(op) ?? otherPlugin ?? "other",
+      operation: op === 0 ? "OP_64+" : opcodeName(op),
+    };
   }
 
   /** The exit dump as a report (call after bpftrace ended). */
@@ -126,8 +128,7 @@ export class Decoder {
           source:
             (["request", "", "", "daemon", "queue", "transit"] as const)[src - 1] as SourceName,
           mount: mountOf(conn),
-          plugin: composed.opcodePlugin.get(op) ?? composed.otherPlugin ?? "other",
-          operation: op === 0 ? "OP_64+" : opcodeName(op),
+          ...this.#opcode(op),
         };
       } else {
         const e = composed.table[op];
