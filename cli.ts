@@ -29,6 +29,23 @@ function sourcesOf(text: string): SourceChoice[] {
   return list as SourceChoice[];
 }
 
+/**
+ * Checks that a command can be run (a path, or a name on PATH).
+ * @throws {UsageError} otherwise
+ */
+function requireExecutable(cmd: string): void {
+  const dirs = cmd.includes("/") ? [""] : (Deno.env.get("PATH") ?? "").split(":");
+  const ok = dirs.some((d) => {
+    try {
+      const st = Deno.statSync(d ? `${d}/${cmd}` : cmd);
+      return st.isFile && ((st.mode ?? 0) & 0o111) !== 0;
+    } catch {
+      return false;
+    }
+  });
+  if (!ok) throw new UsageError(`Cannot run "${cmd}": not found or not executable`);
+}
+
 function stamp(): string {
   return new Date().toTimeString().slice(0, 8);
 }
@@ -49,7 +66,10 @@ const program = new Command()
   .configureOutput({ writeErr: () => {} });
 
 program.command("trace")
-  .description("Trace FUSE requests until Ctrl-C (or --duration), then report per operation")
+  .description(
+    "Trace FUSE requests until Ctrl-C (or --duration, or the end of COMMAND), then report per operation",
+  )
+  .argument("[command...]", "run this command once the probes are attached; stop when it exits")
   .option("--plugins <list>", "plugins to enable, comma-separated (default: all)")
   .option("--list-plugins", "list the plugins and exit")
   .option("-m, --mount <path>", "only this FUSE mount (repeatable)", collect, [] as string[])
@@ -82,7 +102,8 @@ program.command("trace")
   )
   .option("--print-program", "print the composed bpftrace program and exit")
   .addOption(new Option("--map-keys <n>", "maximum keys per bpftrace map").default("16384"))
-  .action(async (o) => {
+  .action(async (command, o) => {
+    if (command.length) requireExecutable(command[0]!);
     if (o.listPlugins) {
       for (const p of builtinPlugins) console.log(`${p.name.padEnd(10)} ${p.description}`);
       return;
@@ -130,13 +151,22 @@ program.command("trace")
       const report = await run(p, {
         signal: ac.signal,
         onReady: () => {
+          if (command.length) {
+            const child = new Deno.Command(command[0]!, { args: command.slice(1) }).spawn();
+            child.status.then((s) => {
+              if (!s.success) {
+                console.error(`fusetrace: ${command[0]} exited with status ${s.code}`);
+              }
+              ac.abort();
+            });
+          }
           if (p.missingFunctions.length) {
             console.error(`skipped (not on this kernel): ${p.missingFunctions.join(", ")}`);
           }
           console.error(
             `Tracing FUSE ${what} on ${where} (plugins: ${p.plugins.map((x) => x.name).join(",")})${
               durationMs ? ` for ${durationMs / 1000}s` : ""
-            }... Hit Ctrl-C to end.`,
+            }${command.length ? ` while running ${command.join(" ")}` : ""}... Hit Ctrl-C to end.`,
           );
         },
         onSlow: (r) => console.log(formatSlow(r)),

@@ -226,8 +226,23 @@ export function defaultCsvName(d: Date = new Date()): string {
   }${p(d.getSeconds())}.csv`;
 }
 
-/** Writes a file whole or not at all (temporary file, then rename). */
+/**
+ * Writes a file whole or not at all (temporary file, then rename). A target that exists and is
+ * not a regular file (/dev/stdout, a FIFO, /dev/null) is written in place, never replaced.
+ * @throws {UsageError} when the file cannot be written
+ */
 export function writeFileAtomic(path: string, text: string): void {
+  let special = false;
+  try {
+    special = !Deno.statSync(path).isFile;
+  } catch { /* does not exist yet */ }
+  if (special) {
+    try {
+      return Deno.writeTextFileSync(path, text);
+    } catch (e) {
+      throw new UsageError(`Cannot write "${path}": ${(e as Error).message.split(":")[0]}`);
+    }
+  }
   const tmp = `${path}.${Deno.pid}.tmp`;
   try {
     Deno.writeTextFileSync(tmp, text);

@@ -2,8 +2,8 @@ import { compose } from "../probes/compose.ts";
 import { decodeRecorded } from "../probes/decode.ts";
 import { UsageError } from "../probes/errors.ts";
 import { builtinPlugins } from "../plugins/mod.ts";
-import { COLUMNS, defaultCsvName, readCsv, writeCsv } from "../reporters/csv.ts";
-import { assertEquals, assertThrows, root } from "./_helpers.ts";
+import { COLUMNS, defaultCsvName, readCsv, writeCsv, writeFileAtomic } from "../reporters/csv.ts";
+import { assert, assertEquals, assertThrows, root } from "./_helpers.ts";
 
 const report = decodeRecorded(
   Deno.readTextFileSync(`${root}tests/testdata/recorded-0.17.ndjson`),
@@ -61,4 +61,16 @@ Deno.test("malformed CSV files are rejected with file:line and reason", () => {
 
 Deno.test("default CSV name is fusetrace_YYYYmmdd-HHMMSS.csv", () => {
   assertEquals(defaultCsvName(new Date(2026, 10, 29, 7, 5, 9)), "fusetrace_20261129-070509.csv");
+});
+
+Deno.test("writeFileAtomic replaces regular files whole, writes special files in place", () => {
+  const dir = Deno.makeTempDirSync();
+  writeFileAtomic(`${dir}/a.csv`, "one");
+  writeFileAtomic(`${dir}/a.csv`, "two");
+  assertEquals(Deno.readTextFileSync(`${dir}/a.csv`), "two");
+  assertEquals([...Deno.readDirSync(dir)].map((e) => e.name), ["a.csv"], "no temporary file left");
+  writeFileAtomic("/dev/null", "discarded");
+  assert(Deno.statSync("/dev/null").isCharDevice, "/dev/null is still a device");
+  assertThrows(() => writeFileAtomic(`${dir}/no/such/dir.csv`, "x"), /Cannot write/);
+  Deno.removeSync(dir, { recursive: true });
 });

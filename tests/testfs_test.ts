@@ -203,3 +203,18 @@ Deno.test("--slow logs each request slower than the threshold, with its requeste
     }
   });
 });
+
+Deno.test("trace -- COMMAND: traces exactly while the command runs", async () => {
+  const shape = { depth: 1, fanout: 2, files: 10, sizeScale: 0.01 };
+  await withTestFs(shape, async (fs) => {
+    const file = `${fs.mountPoint}/${buildTree(shape).files[3]}`;
+    const r = await runCli(["trace", "-m", fs.mountPoint, "--", "cat", file]);
+    assertEquals(r.code, 0, r.stderr);
+    assertMatch(r.stderr, new RegExp(`while running cat ${file}\\.\\.\\. Hit Ctrl-C to end\\.`));
+    const count = (op: string) => Number(new RegExp(`^${op}\\s+(\\d+)`, "m").exec(r.stdout)?.[1]);
+    assertEquals([count("LOOKUP"), count("OPEN"), count("RELEASE")], [2, 1, 1]);
+    const bad = await runCli(["trace", "--", "no-such-command-here"]);
+    assertEquals(bad.code, 2);
+    assertMatch(bad.stderr, /Cannot run "no-such-command-here": not found or not executable/);
+  });
+});
