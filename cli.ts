@@ -101,7 +101,7 @@ program.command("trace")
     [] as string[],
   )
   .option("--print-program", "print the composed bpftrace program and exit")
-  .addOption(new Option("--map-keys <n>", "maximum keys per bpftrace map").default("16384"))
+  .option("--map-keys <n>", "maximum keys per bpftrace map (default: sized to the trace)")
   .action(async (command, o) => {
     if (command.length) requireExecutable(command[0]!);
     if (o.listPlugins) {
@@ -122,7 +122,7 @@ program.command("trace")
       ...(durationMs ? { durationMs } : {}),
       ...(intervalMs ? { intervalMs } : {}),
       ...(slowMs ? { slowMs } : {}),
-      mapKeys: parsePositiveInt(o.mapKeys, "map keys"),
+      ...(o.mapKeys ? { mapKeys: parsePositiveInt(o.mapKeys, "--map-keys") } : {}),
       daemonPids: o.daemonPid.map((x) => parsePositiveInt(x, "daemon pid")),
       uprobes: o.uprobe,
       daemonPresets: o.daemon.map((d) => {

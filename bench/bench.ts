@@ -10,6 +10,7 @@ import { findBpftrace } from "../probes/capabilities.ts";
 import { resolveMount } from "../probes/mounts.ts";
 import { summarize } from "../probes/report.ts";
 import { traceDuring } from "../probes/runner.ts";
+import { totalRunTimeNs, withBpfStats } from "../probes/bpfstats.ts";
 import type { SourceChoice } from "../probes/sources.ts";
 import { writeCsv, writeFileAtomic } from "../reporters/csv.ts";
 import { columns, fmtNs } from "../reporters/format.ts";
@@ -175,6 +176,8 @@ export interface OverheadResult {
   min: number;
   median: number;
   max: number;
+  /** Median BPF program run time per stat() call, ns (kernel.bpf_stats_enabled accounting). */
+  bpfNsPerOp: number;
 }
 
 const NAIVE = `tracepoint:fuse:fuse_request_send {
@@ -186,7 +189,7 @@ tracepoint:fuse:fuse_request_end {
 `;
 
 /** Runs `fn` under the naive per-event script (its output read and discarded, as a consumer would). */
-async function naiveRun<T>(fn: () => Promise<T>): Promise<T> {
+async function naiveRun<T>(fn: (bpftracePid: number) => Promise<T>): Promise<T> {
   const child = new Deno.Command(findBpftrace(), {
     args: ["-e", NAIVE],
     env: { __BPFTRACE_NOTIFY_PROBES_ATTACHED: "1" },
@@ -203,7 +206,7 @@ async function naiveRun<T>(fn: () => Promise<T>): Promise<T> {
   const drained = Promise.all([watch(child.stdout), watch(child.stderr)]);
   await ready;
   try {
-    return await fn();
+    return await fn(child.pid);
   } finally {
     const kill = setInterval(() => {
       try {
@@ -237,27 +240,34 @@ export async function measureOverhead(
   await pinDaemons(o.mount, cpu);
   const variants: Variant[] = ["untraced", "fusetrace", "fusetrace+daemon", "printf"];
   const ms = new Map<Variant, number[]>(variants.map((v) => [v, []]));
-  const storm = async () => {
+  const bpf = new Map<Variant, number[]>(variants.map((v) => [v, []]));
+  // One storm; with a tracer's pid, also the BPF run time it cost per stat() call.
+  const storm = async (v: Variant, pid?: number) => {
     dropCaches(2);
-    return (await client("storm", o.mount, list, cpu)).ms;
+    const before = pid ? totalRunTimeNs(pid) : 0;
+    const t = (await client("storm", o.mount, list, cpu)).ms;
+    if (pid) bpf.get(v)!.push((totalRunTimeNs(pid) - before) / files.length);
+    return t;
   };
   try {
-    await storm(); // warm the binaries and the daemon
+    await storm("untraced"); // warm the binaries and the daemon
     const rounds = o.repeat ?? 5;
-    for (let i = 0; i < rounds; i++) {
-      const order = variants.map((_, k) => variants[(k + i) % variants.length]!);
-      o.progress?.(`round ${i + 1}/${rounds}: ${order.join(", ")}`);
-      for (const v of order) {
-        let t: number;
-        if (v === "untraced") t = await storm();
-        else if (v === "printf") t = await naiveRun(storm);
-        else {
-          const sources: SourceChoice[] = v === "fusetrace" ? ["request"] : ["request", "daemon"];
-          t = (await traceDuring({ mounts: [o.mount], sources }, storm)).result;
+    await withBpfStats(async () => {
+      for (let i = 0; i < rounds; i++) {
+        const order = variants.map((_, k) => variants[(k + i) % variants.length]!);
+        o.progress?.(`round ${i + 1}/${rounds}: ${order.join(", ")}`);
+        for (const v of order) {
+          let t: number;
+          if (v === "untraced") t = await storm(v);
+          else if (v === "printf") t = await naiveRun((pid) => storm(v, pid));
+          else {
+            const sources: SourceChoice[] = v === "fusetrace" ? ["request"] : ["request", "daemon"];
+            t = (await traceDuring({ mounts: [o.mount], sources }, (pid) => storm(v, pid))).result;
+          }
+          ms.get(v)!.push(t);
         }
-        ms.get(v)!.push(t);
       }
-    }
+    });
   } finally {
     Deno.removeSync(list);
   }
@@ -265,14 +275,21 @@ export async function measureOverhead(
   return variants.map((v) => {
     const xs = ms.get(v)!;
     const ratios = xs.map((x, i) => x / base[i]!);
-    return { variant: v, ms: xs, ratios, ...stats(ratios) };
+    const ns = bpf.get(v)!;
+    return {
+      variant: v,
+      ms: xs,
+      ratios,
+      ...stats(ratios),
+      bpfNsPerOp: ns.length ? stats(ns).median : 0,
+    };
   });
 }
 
 /** The overhead table: wall time and ratio to untraced (min/median/max over rounds). */
 export function formatOverhead(results: OverheadResult[], requests?: number): string {
   const pct = (r: number) => `${r >= 1 ? "+" : ""}${((r - 1) * 100).toFixed(1)}%`;
-  const lines = [["VARIANT", "MEDIAN WALL", "MIN", "MEDIAN", "MAX"]];
+  const lines = [["VARIANT", "MEDIAN WALL", "MIN", "MEDIAN", "MAX", "BPF/STAT"]];
   for (const r of results) {
     lines.push([
       r.variant,
@@ -280,7 +297,12 @@ export function formatOverhead(results: OverheadResult[], requests?: number): st
       pct(r.min),
       pct(r.median),
       pct(r.max),
+      r.bpfNsPerOp ? `${Math.round(r.bpfNsPerOp)}ns` : "-",
     ]);
   }
-  return `${columns(lines)}${requests ? `\n(${requests} stat() calls per storm)` : ""}`;
+  return `${columns(lines)}${
+    requests
+      ? `\n(${requests} stat() calls per storm; BPF/STAT: kernel-accounted BPF run time)`
+      : ""
+  }`;
 }

@@ -4,7 +4,8 @@
  * the decoder needs to name what the program's maps hold.
  *
  * Every source aggregates into the same maps, keyed by (source id, connection, op, …):
- * `@lat` log-linear latency buckets (see hist.ts), `@sum`/`@min`/`@max` exact latency sums and
+ * `@lat` log-linear latency buckets (see hist.ts), `@st` (stats: timed count and exact sum),
+ * `@min`/`@max` exact
  * extremes, `@err` errors by errno, `@cnt` untimed counts, `@bin`/`@bout` payload bytes. In-flight
  * requests stay in `@req` and are printed at exit.
  * @module
@@ -87,7 +88,7 @@ export interface ComposeOptions {
   intervalMs?: number;
   /** End the trace when the thread with this id (the tracer's main thread) exits. */
   watchPid?: number;
-  /** Maximum keys per map. Default 16384. */
+  /** Maximum keys per map. Default 4096. */
   mapKeys?: number;
 }
 
@@ -122,7 +123,7 @@ export const END_MARK = "fusetrace:end";
 
 const MAPS = [
   "@lat",
-  "@sum",
+  "@st",
   "@min",
   "@max",
   "@err",
@@ -152,7 +153,7 @@ export function compose(o: ComposeOptions): Composed {
   const other = o.plugins.find((p) => p.claimsUnowned);
   const opcodePlugin = new Map<number, string>();
   for (const [op, p] of owners) if (selected.has(p.name)) opcodePlugin.set(op, p.name);
-  const mapKeys = o.mapKeys ?? 16384;
+  const mapKeys = o.mapKeys ?? 4096;
   const traced = opcodePlugin.size > 0 || !!other;
   const request = (o.request ?? true) && traced;
   const daemons = traced ? o.daemons ?? [] : [];
@@ -231,6 +232,7 @@ interface Ctx {
 }
 
 const NO_REPLY_COND = [...NO_REPLY].map((op) => `$op == ${op}`).join(" || ");
+const DATA_REPLY = [15, 28, 44, 5, 22, 23].map((op) => `$op == ${op}`).join(" || ");
 /** A start time and an opcode in one value: (ns << 6) | opcode, opcodes ≥ 64 as 0. */
 const PACKED = `(nsecs << 6) | ($op < 64 ? $op : 0)`;
 
@@ -279,7 +281,7 @@ function requestProbes(ctx: Ctx): { send: string[]; end: string[] } {
       `}`,
     ]),
   ];
-  for (const m of ["@lat", "@sum", "@min", "@max", "@err", "@cnt", "@bin", "@bout"]) {
+  for (const m of ["@lat", "@st", "@min", "@max", "@err", "@cnt", "@bin", "@bout"]) {
     ctx.used.add(m);
   }
   if (!filtered) ctx.used.add("@unmatched");
@@ -305,7 +307,9 @@ function requestProbes(ctx: Ctx): { send: string[]; end: string[] } {
         `  }`,
       ]
       : []),
-    `  if (${arg}len > 16) { @bout[1, $c, $op] = sum(${arg}len - 16); }`,
+    // Bytes from the daemon only where a reply carries data (READ, READDIR[PLUS], READLINK,
+    // GETXATTR, LISTXATTR): attribute structures are not worth a map update per request.
+    `  if (${DATA_REPLY}) { @bout[1, $c, $op] = sum(${arg}len - 16); }`,
     ...(split
       ? indent([
         `$r = @dr[$c, $u];`,
@@ -344,7 +348,7 @@ function daemonProbes(ctx: Ctx, daemons: readonly DaemonTarget[]): string[] {
     daemons.map((d, i) =>
       `${i ? "} else " : ""}if (pid == ${d.pid}) {\n  $c = (uint64)${d.connection};`
     ).join("\n") + "\n}";
-  for (const m of ["@lat", "@sum", "@min", "@max", "@err", "@cnt", "@dmiss"]) ctx.used.add(m);
+  for (const m of ["@lat", "@st", "@min", "@max", "@err", "@cnt", "@dmiss"]) ctx.used.add(m);
   const read = [
     `$p = @rbuf[tid];`,
     `$c = (uint64)0;`,
@@ -471,7 +475,7 @@ function timedProbes(ctx: Ctx, timed: Timed[]): string[] {
     ? ` /${o.uprobePids.map((p) => `pid == ${p}`).join(" || ")}/`
     : "";
   timed.forEach((t, i) => {
-    for (const m of ["@lat", "@sum", "@min", "@max"]) ctx.used.add(m);
+    for (const m of ["@lat", "@st", "@min", "@max"]) ctx.used.add(m);
     const src = SOURCE_ID[t.entry.source];
     const pred = t.entry.source === "uprobe" ? daemonPred : whoPred;
     out.push(`${t.enter}${pred}`, "{", `  @fs[tid, ${i}] = nsecs;`, "}", "");
@@ -523,7 +527,7 @@ function aggregate(key: string): string[] {
     `$b = $d;`,
     `if ($e >= ${s}) { $b = (($e - ${s - 1}) << ${s}) + (($d >> ($e - ${s})) & ${(1 << s) - 1}); }`,
     `@lat[${key}, $b] = count();`,
-    `@sum[${key}] = sum($d);`,
+    `@st[${key}] = stats($d);`,
     `@min[${key}] = min($d);`,
     `@max[${key}] = max($d);`,
   ];

@@ -5,6 +5,7 @@
  */
 import { type Composed, END_MARK, SLOW_MARK, SNAPSHOT_MARK } from "./compose.ts";
 import { opcodeName } from "./opcodes.ts";
+import { totalCount } from "./hist.ts";
 import {
   emptyRow,
   type OpRow,
@@ -149,9 +150,18 @@ export class Decoder {
     each("@lat", ([s, c, op, b], n) => {
       const r = row(s!, c!, op!);
       (r.buckets as Map<number, number>).set(b!, (r.buckets.get(b!) ?? 0) + n);
-      r.count += n;
     });
-    each("@sum", ([s, c, op], n) => void (row(s!, c!, op!).sumNs = n));
+    // stats(): the exact timed count and sum, even if the histogram map ran out of keys.
+    const st = this.#maps.get("@st");
+    let dropped = 0;
+    for (const [key, v] of Object.entries(typeof st === "object" ? st : {})) {
+      const [s, c, op] = key.split(",").map(Number);
+      const r = row(s!, c!, op!);
+      const { count, total } = v as { count: number | string; total: number | string };
+      r.count += Number(count);
+      r.sumNs = Number(total);
+      dropped += Number(count) - totalCount(r.buckets);
+    }
     each("@min", ([s, c, op], n) => void (row(s!, c!, op!).minNs = n));
     each("@max", ([s, c, op], n) => void (row(s!, c!, op!).maxNs = n));
     each("@cnt", ([s, c, op], n) => void (row(s!, c!, op!).count += n));
@@ -191,6 +201,7 @@ export class Decoder {
       lostEvents: this.#lost,
       unmatched: typeof unmatched === "number" ? unmatched : Number(unmatched ?? 0),
       ...(missed ? { daemonMissed: missed } : {}),
+      ...(dropped > 0 ? { histogramDropped: dropped } : {}),
     };
   }
 }

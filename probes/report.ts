@@ -46,7 +46,10 @@ export interface OpRow {
   errors: Record<number, number>;
   /** Bytes sent to the daemon by WRITE and SETXATTR (request length minus the 40-byte header). */
   bytesIn: number;
-  /** Payload bytes of the replies (reply length minus the 16-byte header). */
+  /**
+   * Bytes of the replies that carry data — READ, READDIR(PLUS), READLINK, GETXATTR, LISTXATTR —
+   * (reply length minus the 16-byte header).
+   */
   bytesOut: number;
   /** Exact minimum, maximum and sum of the timed latencies, in ns. */
   minNs: number;
@@ -80,6 +83,8 @@ export interface Report {
   unmatched: number;
   /** Daemon reads that began before tracing (their request is counted, not timed, by the daemon). */
   daemonMissed?: number;
+  /** Timed requests missing from the histograms because a map ran out of keys (raise mapKeys). */
+  histogramDropped?: number;
 }
 
 /** One request slower than the `--slow` threshold. */

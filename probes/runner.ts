@@ -54,8 +54,8 @@ export interface TraceOptions {
   intervalMs?: number;
   /** Stops the trace (like Ctrl-C). */
   signal?: AbortSignal;
-  /** Called once the probes are attached. */
-  onReady?: (prepared: Prepared) => void;
+  /** Called once the probes are attached, with the bpftrace process's pid. */
+  onReady?: (prepared: Prepared, bpftracePid: number) => void;
   /** Called with each interval's report. */
   onInterval?: (report: Report) => void;
   /** Log requests slower than this (ms) through `onSlow`. */
@@ -111,6 +111,19 @@ export function selectPlugins(
     if (!out.includes(p)) out.push(p);
   }
   return out;
+}
+
+/**
+ * Keys per bpftrace map for a trace: room for ~2 000 histogram buckets (≈ 13 operations over 5
+ * decades of latency) per source and mount, at least 4 096, at most 65 536. Smaller maps are
+ * faster (the in-flight request map stays in cache); a histogram that still runs out of keys is
+ * reported, never silently wrong.
+ */
+export function mapKeysFor(sources: number, mounts: number, timed: number): number {
+  const want = 2048 * sources * mounts + 256 * timed;
+  let keys = 4096;
+  while (keys < want && keys < 65536) keys *= 2;
+  return keys;
 }
 
 /**
@@ -180,7 +193,11 @@ export function prepare(o: TraceOptions = {}): Prepared {
     ...(o.durationMs ? { durationMs: Math.ceil(o.durationMs) } : {}),
     ...(o.intervalMs ? { intervalMs: Math.ceil(o.intervalMs) } : {}),
     ...(o.slowMs ? { slowNs: o.slowMs * 1e6 } : {}),
-    ...(o.mapKeys ? { mapKeys: o.mapKeys } : {}),
+    mapKeys: o.mapKeys ?? mapKeysFor(
+      (sources.request ? 1 : 0) + (sources.daemon ? (sources.request ? 3 : 1) : 0),
+      selectedMounts.length || Math.max(1, all.length),
+      resolved.found.length + uprobes.length,
+    ),
     watchPid: Deno.pid,
   });
   return {
@@ -254,7 +271,7 @@ export async function run(p: Prepared, o: TraceOptions = {}): Promise<Report> {
   const markReady = () => {
     if (ready) return;
     ready = true;
-    o.onReady?.(p);
+    o.onReady?.(p, child.pid);
   };
   let stopping: ReturnType<typeof setInterval> | undefined;
   const stop = () => {
@@ -375,7 +392,7 @@ export function prepareCount(o: CountTraceOptions = {}): Prepared {
  */
 export async function traceDuring<T>(
   o: TraceOptions,
-  work: () => Promise<T>,
+  work: (bpftracePid: number) => Promise<T>,
 ): Promise<{ result: T; report: Report }> {
   const ac = new AbortController();
   o.signal?.addEventListener("abort", () => ac.abort(), { once: true });
@@ -383,9 +400,9 @@ export async function traceDuring<T>(
   const report = await run(prepare(o), {
     ...o,
     signal: ac.signal,
-    onReady: (p) => {
-      o.onReady?.(p);
-      done = work().finally(() => ac.abort());
+    onReady: (p, pid) => {
+      o.onReady?.(p, pid);
+      done = work(pid).finally(() => ac.abort());
     },
   });
   return { result: await done!, report };

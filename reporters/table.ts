@@ -76,6 +76,12 @@ export function formatTable(report: Report): string {
   }
   if (!report.rows.length) out.push("No FUSE activity seen.", "");
   if (report.lostEvents) out.push(`WARNING: bpftrace lost ${report.lostEvents} events`);
+  if (report.histogramDropped) {
+    out.push(
+      `WARNING: ${report.histogramDropped} latencies did not fit the histogram maps ` +
+        "(counts, sums and extremes are exact; percentiles miss them): raise --map-keys",
+    );
+  }
   if (report.unmatched) {
     out.push(
       `note: ${report.unmatched} replies to requests sent before tracing began (not counted)`,

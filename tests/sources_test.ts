@@ -69,3 +69,12 @@ Deno.test("asking for a source a machine lacks is one clear error", () => {
   const split = chooseSources(["auto", "daemon"], load("this-machine-6.18"));
   assert(split.request && split.daemon && !split.kernel, "auto,daemon = the request split");
 });
+
+Deno.test("map size follows the trace: 4 096 keys for one source and mount, capped at 65 536", async () => {
+  const { mapKeysFor } = await import("../probes/runner.ts");
+  assertEquals(mapKeysFor(1, 1, 0), 4096);
+  assertEquals(mapKeysFor(4, 1, 0), 8192); // request + queue/service/transit
+  assertEquals(mapKeysFor(1, 10, 0), 32768); // ten CVMFS repositories
+  assertEquals(mapKeysFor(4, 20, 0), 65536);
+  assertEquals(mapKeysFor(1, 1, 40), 16384); // 40 kernel functions
+});
