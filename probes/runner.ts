@@ -253,9 +253,13 @@ export async function run(p: Prepared, o: TraceOptions = {}): Promise<Report> {
     durationS: 0,
   };
   const names = new Map(p.mounts.map((m) => [m.dev, m.mountPoint]));
+  // A connection mounted after the start: read mountinfo once for it, and remember a miss.
   const mountOf = (c: number) => {
-    if (!names.has(c)) { for (const m of fuseMounts()) names.set(m.dev, m.mountPoint); }
-    return names.get(c) ?? `conn:${c >>> 20}:${c & 0xfffff}`;
+    if (!names.has(c)) {
+      for (const m of fuseMounts()) if (!names.has(m.dev)) names.set(m.dev, m.mountPoint);
+      if (!names.has(c)) names.set(c, `conn:${c >>> 20}:${c & 0xfffff}`);
+    }
+    return names.get(c)!;
   };
   const decoder = new Decoder({ composed: p.composed, mountOf, meta });
   const child = new Deno.Command(p.bin, {
