@@ -6,6 +6,7 @@
 import { Command, CommanderError, Option } from "@commander-js/extra-typings";
 import { builtinPlugins } from "./plugins/mod.ts";
 import { UsageError } from "./probes/errors.ts";
+import { onStopSignals } from "./probes/signals.ts";
 import { parseDurationMs, parseList, parsePositiveInt } from "./probes/options.ts";
 import { resolveMount } from "./probes/mounts.ts";
 import { prepare, run } from "./probes/runner.ts";
@@ -48,14 +49,6 @@ function requireExecutable(cmd: string): void {
 
 function stamp(): string {
   return new Date().toTimeString().slice(0, 8);
-}
-
-/** Aborts on the first SIGINT/SIGTERM; returns a remover for the listeners. */
-export function abortOnSignals(ac: AbortController): () => void {
-  const onSig = () => ac.abort();
-  const sigs: Deno.Signal[] = ["SIGINT", "SIGTERM"];
-  for (const s of sigs) Deno.addSignalListener(s, onSig);
-  return () => sigs.forEach((s) => Deno.removeSignalListener(s, onSig));
 }
 
 const program = new Command()
@@ -137,7 +130,7 @@ program.command("trace")
       return;
     }
     const ac = new AbortController();
-    const unlisten = abortOnSignals(ac);
+    const unlisten = onStopSignals(() => ac.abort());
     const what = [
       p.sources.request ? "requests" : "",
       p.sources.kernel ? `kernel callbacks (${p.sources.fentry ? "fentry" : "kprobe"})` : "",
@@ -274,7 +267,7 @@ program.command("count")
       p = prepare({ sources: ["request"], ...(durationMs ? { durationMs } : {}) });
     }
     const ac = new AbortController();
-    const unlisten = abortOnSignals(ac);
+    const unlisten = onStopSignals(() => ac.abort());
     try {
       const report = await run(p, {
         signal: ac.signal,
@@ -357,8 +350,7 @@ program.command("testfs")
       state.stopped = true;
       state.close?.();
     };
-    Deno.addSignalListener("SIGINT", onSig);
-    Deno.addSignalListener("SIGTERM", onSig);
+    const unlisten = onStopSignals(onSig);
     const fs = mountTestFs(Deno.realPathSync(mnt), opts);
     state.close = () => void fs.close();
     if (state.stopped) state.close();
@@ -366,8 +358,7 @@ program.command("testfs")
       `testfs mounted at ${fs.mountPoint} (${fs.tree.files.length} files); Ctrl-C unmounts`,
     );
     await fs.done;
-    Deno.removeSignalListener("SIGINT", onSig);
-    Deno.removeSignalListener("SIGTERM", onSig);
+    unlisten();
   });
 
 program.command("bench")

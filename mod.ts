@@ -34,3 +34,4 @@ export * from "./testfs/fs.ts";
 export * from "./testfs/spawn.ts";
 export * from "./testfs/tree.ts";
 export * from "./testfs/options.ts";
+export * from "./probes/signals.ts";

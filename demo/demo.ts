@@ -6,6 +6,7 @@
  * @module
  */
 import { traceDuring } from "../probes/runner.ts";
+import { onStopSignals } from "../probes/signals.ts";
 import { unavailable } from "../probes/sources.ts";
 import { detectCapabilities } from "../probes/capabilities.ts";
 import type { Report } from "../probes/report.ts";
@@ -50,9 +51,7 @@ export async function runDemo(o: DemoOptions): Promise<void> {
   const log = (s: string) => console.error(`[demo] ${s}`);
   await ensureTools(log);
   const ac = new AbortController();
-  const onSig = () => ac.abort();
-  Deno.addSignalListener("SIGINT", onSig);
-  Deno.addSignalListener("SIGTERM", onSig);
+  const unlisten = onStopSignals(() => ac.abort());
   const caps = detectCapabilities();
   const sources = (["request", "daemon"] as const).filter((s) => !unavailable(s, caps));
   const reports: Report[] = [];
@@ -100,7 +99,6 @@ export async function runDemo(o: DemoOptions): Promise<void> {
       console.log(formatDiffTable(rows, legend(), color));
     }
   } finally {
-    Deno.removeSignalListener("SIGINT", onSig);
-    Deno.removeSignalListener("SIGTERM", onSig);
+    unlisten();
   }
 }
