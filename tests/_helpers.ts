@@ -97,20 +97,26 @@ export async function readRest(reader: ReadableStreamDefaultReader<string>): Pro
   }
 }
 
-/** Starts `cli.ts ARGS` and waits until it says "Hit Ctrl-C to end." (its probes are attached). */
-export async function spawnCli(args: string[]) {
+/** Starts `deno run -A ARGS` (in the project root) and waits until its stderr shows `marker`. */
+export async function spawnUntil(args: string[], marker: string) {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${root}cli.ts`, ...args],
+    args: ["run", "-A", ...args],
+    cwd: root,
     stdout: "piped",
     stderr: "piped",
   }).spawn();
   const stdout = new Response(child.stdout).text();
   const err = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  const stderr = await readUntil(err, "Hit Ctrl-C to end.");
+  const stderr = await readUntil(err, marker);
   const rest = readRest(err).then((more) => stderr + more);
   return {
     child,
     stderr,
     finish: async () => ({ status: await child.status, stdout: await stdout, stderr: await rest }),
   };
+}
+
+/** Starts `cli.ts ARGS` and waits until it says "Hit Ctrl-C to end." (its probes are attached). */
+export function spawnCli(args: string[]): ReturnType<typeof spawnUntil> {
+  return spawnUntil([`${root}cli.ts`, ...args], "Hit Ctrl-C to end.");
 }

@@ -1,15 +1,7 @@
 import { fuseMounts } from "../probes/mounts.ts";
 import { readCsv } from "../reporters/csv.ts";
 import { findRow } from "../probes/report.ts";
-import {
-  assert,
-  assertEquals,
-  assertMatch,
-  readRest,
-  readUntil,
-  root,
-  runCli,
-} from "./_helpers.ts";
+import { assert, assertEquals, assertMatch, runCli, spawnUntil } from "./_helpers.ts";
 
 async function leftovers(): Promise<string> {
   const o = await new Deno.Command("pgrep", { args: ["-af", "cli.ts testfs"] }).output();
@@ -38,17 +30,13 @@ Deno.test("demo: two traced runs on testfs, CSVs, a coloured diff; nothing left 
 Deno.test("demo: Ctrl-C unmounts and leaves nothing behind", async () => {
   const dir = Deno.makeTempDirSync();
   const before = fuseMounts().length;
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "cli.ts", "demo", "--files", "20000", "--csv", `${dir}/x`],
-    cwd: root,
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  let err = await readUntil(reader, "tracing with every plugin");
-  child.kill("SIGINT");
-  err += await readRest(reader);
-  assertEquals((await child.status).code, 0, err);
+  const t = await spawnUntil(
+    ["cli.ts", "demo", "--files", "20000", "--csv", `${dir}/x`],
+    "tracing with every plugin",
+  );
+  t.child.kill("SIGINT");
+  const { status, stderr: err } = await t.finish();
+  assertEquals(status.code, 0, err);
   assert(err.includes("unmounted"), err);
   assert(!err.includes("run 2/2"), "stopped after the first run");
   assertEquals(fuseMounts().length, before, "no leftover mount");

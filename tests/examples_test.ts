@@ -1,21 +1,12 @@
-import { assert, assertEquals, readRest, readUntil, root, withSquashfs } from "./_helpers.ts";
+import { assert, assertEquals, spawnUntil, withSquashfs } from "./_helpers.ts";
 
 /** Runs an example; `work` starts once it printed "attached". */
 async function example(args: string[], work: () => Promise<unknown>) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", ...args],
-    cwd: root,
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const out = new Response(child.stdout).text();
-  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  let err = await readUntil(reader, "attached");
+  const t = await spawnUntil(args, "attached");
   await work();
-  err += await readRest(reader);
-  const status = await child.status;
-  assertEquals(status.code, 0, err);
-  return JSON.parse(await out);
+  const o = await t.finish();
+  assertEquals(o.status.code, 0, o.stderr);
+  return JSON.parse(o.stdout);
 }
 
 Deno.test("examples/p99_lookup.ts reads the p99 of LOOKUP as a typed value", async () => {
