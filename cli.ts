@@ -135,9 +135,7 @@ program.command("trace")
       p.sources.request ? "requests" : "",
       p.sources.kernel ? `kernel callbacks (${p.sources.fentry ? "fentry" : "kprobe"})` : "",
       p.sources.daemon ? "daemon read/reply" : "",
-      p.composed.table.some((t) => t.source === "uprobe") || p.composed.program.includes("@calls")
-        ? "daemon functions"
-        : "",
+      p.daemonFunctions ? "daemon functions" : "",
     ].filter(Boolean).join(" + ");
     const where = o.mount.length ? p.mounts.map((m) => m.mountPoint).join(", ") : "all FUSE mounts";
     try {

@@ -84,6 +84,8 @@ export interface Prepared {
   composed: Composed;
   /** Kernel functions not found on this kernel (`plugin:function`). */
   missingFunctions: string[];
+  /** Daemon functions probed (timed `--uprobe`/`--daemon cvmfs`, counted `--daemon libfuse`). */
+  daemonFunctions: number;
 }
 
 /**
@@ -208,6 +210,7 @@ export function prepare(o: TraceOptions = {}): Prepared {
     mounts: selectedMounts.length ? selectedMounts : all,
     composed,
     missingFunctions: resolved.missing,
+    daemonFunctions: uprobes.length + uprobeCounts.length,
   };
 }
 
@@ -380,6 +383,7 @@ export function prepareCount(o: CountTraceOptions = {}): Prepared {
       watchPid: Deno.pid,
     }),
     missingFunctions: [],
+    daemonFunctions: 0,
   };
 }
 
