@@ -264,6 +264,13 @@ program.command("count")
       );
       p = prepare({ sources: ["request"], ...(durationMs ? { durationMs } : {}) });
     }
+    if (p.missingFunctions.length) {
+      console.error(
+        `not counted (cannot be probed by name: shared names, .part fragments): ${
+          p.missingFunctions.join(", ")
+        }`,
+      );
+    }
     const ac = new AbortController();
     const unlisten = onStopSignals(() => ac.abort());
     try {

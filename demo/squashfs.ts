@@ -70,12 +70,15 @@ const TOOLS: Record<string, string> = {
 };
 
 /**
- * Installs bpftrace, squashfuse, squashfs-tools and fuse3 from the distribution when missing,
- * saying so first.
+ * Installs bpftrace, squashfuse, squashfs-tools and fuse3 (or other `tools`: command → package)
+ * from the distribution when missing, saying so first.
  * @throws {UsageError} when they are missing and cannot be installed
  */
-export async function ensureTools(log: (s: string) => void = console.error): Promise<void> {
-  const missing = [...new Set(Object.entries(TOOLS).filter(([c]) => !has(c)).map(([, p]) => p))];
+export async function ensureTools(
+  log: (s: string) => void = console.error,
+  tools: Record<string, string> = TOOLS,
+): Promise<void> {
+  const missing = [...new Set(Object.entries(tools).filter(([c]) => !has(c)).map(([, p]) => p))];
   if (!missing.length) return;
   const apt = has("apt-get");
   const cmd = apt

@@ -23,6 +23,14 @@ export interface Capabilities {
   /** tracefs mount point, or "" when it is not mounted and could not be. */
   tracefs: string;
   fuseTracepoints: boolean;
+  /**
+   * The kernel assigns a request's `unique` before `fuse:fuse_request_send` fires. False on Linux
+   * 6.12–6.17, where every send carries unique 0 (fixed in 6.18): pairing send and end then needs
+   * the request pointer both raw tracepoints receive.
+   */
+  uniqueAtSend: boolean;
+  /** bpftrace can attach raw tracepoints and read `struct fuse_req` through BTF. */
+  rawTracepoints: boolean;
   kprobes: boolean;
   fentry: boolean;
   btf: boolean;
@@ -30,6 +38,8 @@ export interface Capabilities {
   syscallTracepoints: boolean;
   /** Traceable fuse kernel function symbols (with clone suffixes as the kernel has them). */
   functions: string[];
+  /** Fuse kernel functions that cannot be probed by name (see {@link FuseFunctions}). */
+  skippedFunctions?: string[];
 }
 
 /** Install lines for bpftrace, for error messages. */
@@ -100,6 +110,32 @@ export function bpftraceVersion(bin: string): Version {
   return v;
 }
 
+/**
+ * Whether a kernel release sets `unique` before the send tracepoint: every release except
+ * 6.12–6.17 (the tracepoints appeared in 6.12; 6.18 moved the send event after the assignment).
+ */
+export function uniqueAtSend(release: string): boolean {
+  const v = parseVersion(release);
+  return !v || !versionAtLeast(v, [6, 12, 0]) || versionAtLeast(v, [6, 18, 0]);
+}
+
+/** The first bpftrace with raw tracepoints (0.17 has none; 0.23 and 0.27 tried in guests). */
+export const RAW_TRACEPOINTS: Version = [0, 18, 0];
+
+/**
+ * Whether this bpftrace attaches fentry (kfunc) probes: its `--info` says so up to 0.26; 0.27
+ * dropped the line, so there it is BTF with bpftrace ≥ 0.20, confirmed by attaching one probe.
+ */
+export function fentryAvailable(
+  bin: string,
+  o: { version: Version; info: string; btf: boolean },
+): boolean {
+  const said = /(?:kfunc|fentry): (yes|no)/.exec(o.info);
+  if (said) return said[1] === "yes";
+  if (!o.btf || !versionAtLeast(o.version, [0, 20, 0])) return false;
+  return run(bin, ["-e", "fentry:vfs_read { exit(); } BEGIN { exit(); }"]).ok;
+}
+
 /** Is the caller root? */
 export function isRoot(): boolean {
   return Deno.uid() === 0;
@@ -132,25 +168,42 @@ function exists(path: string): boolean {
   }
 }
 
+/** Fuse kernel functions found, and those that cannot be probed by name. */
+export interface FuseFunctions {
+  /** Probeable by name (with `.isra.N`/`.constprop.N` clone suffixes as the kernel has them). */
+  functions: string[];
+  /**
+   * Listed but not probeable by name: names two static functions share (a kprobe on the name is
+   * ambiguous) and `.part.N` fragments of partly inlined functions (not a function's entry).
+   */
+  skipped: string[];
+}
+
 /** The traceable fuse/cuse kernel functions, from available_filter_functions or kallsyms. */
-export function fuseFunctions(tracefs: string): string[] {
-  const names = new Set<string>();
+export function fuseFunctions(tracefs: string): FuseFunctions {
+  const seen = new Map<string, number>();
+  const add = (name: string) => seen.set(name, (seen.get(name) ?? 0) + 1);
   try {
     for (const line of Deno.readTextFileSync(`${tracefs}/available_filter_functions`).split("\n")) {
       const name = line.split(" ")[0] ?? "";
-      if (/^(__)?(fuse|cuse)_/.test(name)) names.add(name);
+      if (/^(__)?(fuse|cuse)_/.test(name)) add(name);
     }
   } catch {
     try {
       for (const line of Deno.readTextFileSync("/proc/kallsyms").split("\n")) {
         const [, type, name] = line.split(/\s+/);
         if (name && /^[tT]$/.test(type ?? "") && /^(__)?(fuse|cuse)_/.test(name)) {
-          if (!name.endsWith(".cold")) names.add(name);
+          if (!name.endsWith(".cold")) add(name);
         }
       }
     } catch { /* no symbols readable */ }
   }
-  return [...names].sort();
+  const ok = (name: string, n: number) => n === 1 && !/\.part\.\d+/.test(name);
+  const sorted = [...seen].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0);
+  return {
+    functions: sorted.filter(([n, c]) => ok(n, c)).map(([n]) => n),
+    skipped: sorted.filter(([n, c]) => !ok(n, c)).map(([n]) => n),
+  };
 }
 
 /**
@@ -161,17 +214,23 @@ export function detectCapabilities(bin: string = findBpftrace()): Capabilities {
   const version = bpftraceVersion(bin);
   const tracefs = ensureTracefs();
   const info = run(bin, ["--info"]).out;
+  const btf = exists("/sys/kernel/btf/vmlinux");
+  const kernel = Deno.osRelease();
+  const fns = fuseFunctions(tracefs);
   return {
     bpftrace: version.join("."),
-    kernel: Deno.osRelease(),
+    kernel,
     root: isRoot(),
     tracefs,
     fuseTracepoints: !!tracefs && exists(`${tracefs}/events/fuse/fuse_request_send`),
+    uniqueAtSend: uniqueAtSend(kernel),
+    rawTracepoints: btf && versionAtLeast(version, RAW_TRACEPOINTS),
     kprobes: exists("/sys/bus/event_source/devices/kprobe"),
-    fentry: /(kfunc|fentry): yes/.test(info),
-    btf: exists("/sys/kernel/btf/vmlinux"),
+    fentry: fentryAvailable(bin, { version, info, btf }),
+    btf,
     uprobes: exists("/sys/bus/event_source/devices/uprobe"),
     syscallTracepoints: !!tracefs && exists(`${tracefs}/events/syscalls/sys_enter_read`),
-    functions: fuseFunctions(tracefs),
+    functions: fns.functions,
+    ...(fns.skipped.length ? { skippedFunctions: fns.skipped } : {}),
   };
 }

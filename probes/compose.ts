@@ -10,7 +10,7 @@
  * requests stay in `@req` and are printed at exit.
  * @module
  */
-import { type Version, versionAtLeast } from "./capabilities.ts";
+import { RAW_TRACEPOINTS, type Version, versionAtLeast } from "./capabilities.ts";
 import { NO_REPLY } from "./opcodes.ts";
 import { opcodeOwners, type ProbePlugin } from "./plugin.ts";
 import { SUB_BITS } from "./hist.ts";
@@ -62,6 +62,11 @@ export interface ComposeOptions {
   known?: readonly ProbePlugin[];
   /** Trace FUSE requests with the fuse tracepoints. Default true. */
   request?: boolean;
+  /**
+   * Pair a request's send and end by (connection, unique) on the tracepoints (default), or by the
+   * `struct fuse_req` pointer on the raw tracepoints (kernels that send unique 0: 6.12–6.17).
+   */
+  requestKey?: "unique" | "pointer";
   /** Kernel callback functions to time (kernel source); empty = none. */
   kernelFunctions?: readonly KernelFunction[];
   /** Daemons for the daemon source (read()/writev() on /dev/fuse); empty = no daemon source. */
@@ -131,6 +136,7 @@ const MAPS = [
   "@bin",
   "@bout",
   "@unmatched",
+  "@u0",
   "@dmiss",
   "@calls",
 ];
@@ -147,6 +153,11 @@ const MAPS = [
  */
 export function compose(o: ComposeOptions): Composed {
   const v = o.version;
+  if ((o.request ?? true) && o.requestKey === "pointer" && !versionAtLeast(v, RAW_TRACEPOINTS)) {
+    throw new TypeError(
+      `bpftrace ${v.join(".")} has no raw tracepoints to pair requests by pointer`,
+    );
+  }
   const known = o.known ?? o.plugins;
   const owners = opcodeOwners([...new Set([...known, ...o.plugins])]);
   const selected = new Set(o.plugins.map((p) => p.name));
@@ -256,9 +267,61 @@ function opcodeFilter(
   };
 }
 
-/** The request source: fuse_request_send / fuse_request_end paired on (connection, unique). */
+/** Where the request probes find their fields: tracepoint arguments or `struct fuse_req`. */
+interface RequestFields {
+  send: string;
+  end: string;
+  /** Statements at the top of both probes. */
+  prelude: string[];
+  conn: string;
+  opcode: string;
+  /** Request length (at send) and reply length (at end). */
+  len: string;
+  outLen: string;
+  /** What pairs a send with its end. */
+  key: string;
+  unique: string;
+  error: string;
+}
+
+function requestFields(ctx: Ctx): RequestFields {
+  const a = ctx.arg;
+  if (ctx.o.requestKey === "pointer") {
+    return {
+      send: "rawtracepoint:fuse_request_send",
+      end: "rawtracepoint:fuse_request_end",
+      prelude: ["$fr = (struct fuse_req *)arg0;"],
+      conn: "$fr->fm->fc->dev",
+      opcode: "$fr->in.h.opcode",
+      len: "$fr->in.h.len",
+      outLen: "$fr->out.h.len",
+      key: "arg0",
+      unique: "$fr->in.h.unique",
+      error: "$fr->out.h.error",
+    };
+  }
+  return {
+    send: "tracepoint:fuse:fuse_request_send",
+    end: "tracepoint:fuse:fuse_request_end",
+    prelude: [],
+    conn: `${a}connection`,
+    opcode: `${a}opcode`,
+    len: `${a}len`,
+    outLen: `${a}len`,
+    key: `${a}unique`,
+    unique: `${a}unique`,
+    error: `${a}error`,
+  };
+}
+
+/**
+ * The request source: fuse_request_send / fuse_request_end paired on (connection, unique), or on
+ * (connection, request pointer) where the kernel sends unique 0.
+ */
 function requestProbes(ctx: Ctx): { send: string[]; end: string[] } {
-  const { o, arg, split, filtered } = ctx;
+  const { o, split, filtered } = ctx;
+  const f = requestFields(ctx);
+  const byUnique = o.requestKey !== "pointer";
   const conds = [...ctx.opConds];
   if (o.connections?.length) {
     conds.push(`(${o.connections.map((c) => `$c == ${c}`).join(" || ")})`);
@@ -266,52 +329,58 @@ function requestProbes(ctx: Ctx): { send: string[]; end: string[] } {
   if (o.pid !== undefined) conds.push(`pid == ${o.pid}`);
   if (o.comm) conds.push(`comm == ${JSON.stringify(o.comm)}`);
   const send = [
-    `$c = (uint64)${arg}connection;`,
-    `$op = (uint64)${arg}opcode;`,
+    ...f.prelude,
+    `$c = (uint64)${f.conn};`,
+    `$op = (uint64)${f.opcode};`,
     ...ctx.maskVar,
     ...guarded(conds, [
       // Bytes to the daemon only where a request carries data (WRITE, SETXATTR): a map
       // update per request costs more than the names LOOKUPs carry are worth.
-      `if ($op == 16 || $op == 21) { @bin[1, $c, $op] = sum(${arg}len - 40); }`,
+      `if ($op == 16 || $op == 21) { @bin[1, $c, $op] = sum(${f.len} - 40); }`,
       `if (${NO_REPLY_COND}) {`,
       `  @cnt[1, $c, $op] = count();`,
       `} else {`,
-      `  @req[$c, ${arg}unique] = ${PACKED};`,
-      ...(o.slowNs ? [`  @who[$c, ${arg}unique] = pid;`] : []),
+      `  @req[$c, ${f.key}] = ${PACKED};`,
+      ...(o.slowNs ? [`  @who[$c, ${f.key}] = pid;`] : []),
+      // A kernel that sends unique 0 cannot be paired this way: say so, never report nothing.
+      ...(byUnique ? [`  if (${f.key} == 0) { @u0 = count(); }`] : []),
       `}`,
     ]),
   ];
   for (const m of ["@lat", "@st", "@min", "@max", "@err", "@cnt", "@bin", "@bout"]) {
     ctx.used.add(m);
   }
+  if (byUnique) ctx.used.add("@u0");
   if (!filtered) ctx.used.add("@unmatched");
   // One clock read per probe: total = queue + service + transit exactly.
   const end = [
     `$now = nsecs;`,
-    `$c = (uint64)${arg}connection;`,
-    `$u = ${arg}unique;`,
-    `$v = @req[$c, $u];`,
-    ...latencyVars("$op", ...(split ? ["$r", "$w"] : []), ...(o.slowNs ? ["$who"] : [])),
+    ...f.prelude,
+    `$c = (uint64)${f.conn};`,
+    `$k = ${f.key};`,
+    `$v = @req[$c, $k];`,
+    ...latencyVars("$op", ...(split ? ["$u", "$r", "$w"] : []), ...(o.slowNs ? ["$who"] : [])),
     `if ($v != 0) {`,
-    `  delete(@req[$c, $u]);`,
+    `  delete(@req[$c, $k]);`,
     `  $op = $v & 63;`,
     `  $d = $now - ($v >> 6);`,
     ...indent(aggregate("1, $c, $op")),
-    `  if (${arg}error != 0) { @err[1, $c, $op, -${arg}error] = count(); }`,
+    `  if (${f.error} != 0) { @err[1, $c, $op, -${f.error}] = count(); }`,
     ...(o.slowNs
       ? [
-        `  $who = @who[$c, $u];`,
-        `  delete(@who[$c, $u]);`,
+        `  $who = @who[$c, $k];`,
+        `  delete(@who[$c, $k]);`,
         `  if ($d >= ${Math.round(o.slowNs)}) {`,
-        `    printf("${SLOW_MARK} %d %d %d %d %d\\n", $c, $op, $d, $who, -${arg}error);`,
+        `    printf("${SLOW_MARK} %d %d %d %d %d\\n", $c, $op, $d, $who, -${f.error});`,
         `  }`,
       ]
       : []),
     // Bytes from the daemon only where a reply carries data (READ, READDIR[PLUS], READLINK,
     // GETXATTR, LISTXATTR): attribute structures are not worth a map update per request.
-    `  if (${DATA_REPLY}) { @bout[1, $c, $op] = sum(${arg}len - 16); }`,
+    `  if (${DATA_REPLY}) { @bout[1, $c, $op] = sum(${f.outLen} - 16); }`,
     ...(split
       ? indent([
+        `$u = ${f.unique};`,
         `$r = @dr[$c, $u];`,
         `$w = @dw[$c, $u];`,
         `if ($r != 0 && $w != 0) {`,
@@ -330,8 +399,8 @@ function requestProbes(ctx: Ctx): { send: string[]; end: string[] } {
     `}`,
   ];
   return {
-    send: ["tracepoint:fuse:fuse_request_send", "{", ...indent(send), "}", ""],
-    end: ["tracepoint:fuse:fuse_request_end", "{", ...indent(end), "}", ""],
+    send: [f.send, "{", ...indent(send), "}", ""],
+    end: [f.end, "{", ...indent(end), "}", ""],
   };
 }
 
@@ -392,7 +461,7 @@ function daemonProbes(ctx: Ctx, daemons: readonly DaemonTarget[]): string[] {
       ...indent(aggregate("4, $c, $op")),
       `  delete(@dr[$c, $u]);`,
     ]),
-    ...(split
+    ...(split && ctx.o.requestKey !== "pointer"
       ? [
         `} else {`,
         `  // Read before tracing began: counted from the request, not timed.`,
@@ -551,7 +620,11 @@ export function composeCount(o: CountOptions): Composed {
   if (!o.functions.length) throw new TypeError("No kernel function matches");
   const keys = Math.max(4096, o.functions.length * 2);
   const out: string[] = [];
-  if (versionAtLeast(o.version, [0, 20, 0])) out.push(`config = { max_map_keys = ${keys} }`, "");
+  if (versionAtLeast(o.version, [0, 20, 0])) {
+    // 0.24+ fails the whole program when one of hundreds of probes does not attach.
+    const missing = versionAtLeast(o.version, [0, 21, 0]) ? '; missing_probes = "warn"' : "";
+    out.push(`config = { max_map_keys = ${keys}${missing} }`, "");
+  }
   out.push(
     o.functions.map((f) => `kprobe:${f}`).join(",\n"),
     "{",

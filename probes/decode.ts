@@ -195,11 +195,13 @@ export class Decoder {
     }
     const unmatched = this.#maps.get("@unmatched");
     const missed = Number(this.#maps.get("@dmiss") ?? 0);
+    const unpairable = Number(this.#maps.get("@u0") ?? 0);
     return {
       meta: this.ctx.meta,
       rows: [...rows.values()].filter((r) => r.count > 0),
       lostEvents: this.#lost,
       unmatched: typeof unmatched === "number" ? unmatched : Number(unmatched ?? 0),
+      ...(unpairable ? { unpairable } : {}),
       ...(missed ? { daemonMissed: missed } : {}),
       ...(dropped > 0 ? { histogramDropped: dropped } : {}),
     };

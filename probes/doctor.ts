@@ -88,7 +88,11 @@ function checks(caps: Capabilities, binPath: string): Check[] {
     },
     {
       ok: caps.functions.length > 0,
-      what: `fuse kernel functions: ${caps.functions.length} traceable`,
+      what: `fuse kernel functions: ${caps.functions.length} traceable${
+        caps.skippedFunctions?.length
+          ? ` (${caps.skippedFunctions.length} not by name: shared names or .part fragments)`
+          : ""
+      }`,
       cost: "no kernel callback names to probe",
       fix: "readable /proc/kallsyms (root, kernel.kptr_restrict ≤ 1)",
     },
@@ -117,7 +121,10 @@ export function formatDiagnosis(
   const req = unavailable("request", caps);
   const ker = unavailable("kernel", caps);
   lines.push("", "trace will use:");
-  lines.push(`  request source: ${req ? `no — ${req}` : "yes (auto picks it)"}`);
+  const how = caps.uniqueAtSend
+    ? "paired by unique"
+    : "paired by request pointer: this kernel sends unique 0 at fuse_request_send";
+  lines.push(`  request source: ${req ? `no — ${req}` : `yes (auto picks it; ${how})`}`);
   lines.push(
     `  kernel source:  ${ker ? `no — ${ker}` : `yes (${caps.fentry ? "fentry" : "kprobe"})`}`,
   );

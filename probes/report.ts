@@ -81,6 +81,11 @@ export interface Report {
   lostEvents: number;
   /** Replies whose request was sent before tracing began (or did not fit the map). */
   unmatched: number;
+  /**
+   * Requests sent with unique 0 (Linux 6.12–6.17 fires the send tracepoint before assigning it):
+   * they cannot be paired by unique, so they are neither counted nor timed.
+   */
+  unpairable?: number;
   /** Daemon reads that began before tracing (their request is counted, not timed, by the daemon). */
   daemonMissed?: number;
   /** Timed requests missing from the histograms because a map ran out of keys (raise mapKeys). */
@@ -258,6 +263,7 @@ export function subtractReports(later: Report, earlier: Report): Report {
     rows,
     lostEvents: later.lostEvents - earlier.lostEvents,
     unmatched: later.unmatched - earlier.unmatched,
+    ...(later.unpairable ? { unpairable: later.unpairable - (earlier.unpairable ?? 0) } : {}),
     ...(later.daemonMissed
       ? { daemonMissed: later.daemonMissed - (earlier.daemonMissed ?? 0) }
       : {}),

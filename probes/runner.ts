@@ -183,6 +183,7 @@ export function prepare(o: TraceOptions = {}): Prepared {
     plugins,
     known,
     request: sources.request,
+    requestKey: sources.requestKey,
     kernelFunctions: resolved.found,
     fentry: sources.fentry,
     ...(sources.daemon ? { daemons } : {}),
@@ -373,7 +374,7 @@ export function prepareCount(o: CountTraceOptions = {}): Prepared {
   return {
     bin,
     caps,
-    sources: { request: false, kernel: true, daemon: false, fentry: false },
+    sources: { request: false, kernel: true, daemon: false, fentry: false, requestKey: "unique" },
     plugins: [],
     mounts: [],
     composed: composeCount({
@@ -382,7 +383,7 @@ export function prepareCount(o: CountTraceOptions = {}): Prepared {
       ...(o.durationMs ? { durationMs: Math.ceil(o.durationMs) } : {}),
       watchPid: Deno.pid,
     }),
-    missingFunctions: [],
+    missingFunctions: (caps.skippedFunctions ?? []).filter((f) => !re || re.test(f)),
     daemonFunctions: 0,
   };
 }

@@ -22,6 +22,20 @@ export interface ChosenSources {
   daemon: boolean;
   /** Kernel functions via fentry/fexit (else kprobe/kretprobe). */
   fentry: boolean;
+  /**
+   * How the request source pairs a send with its end: by (connection, unique) on the fuse
+   * tracepoints, or — where the kernel sends unique 0 (Linux 6.12–6.17) — by the request pointer
+   * on the raw tracepoints.
+   */
+  requestKey: RequestKey;
+}
+
+/** See {@link ChosenSources.requestKey}. */
+export type RequestKey = "unique" | "pointer";
+
+/** How the request source pairs on a machine (meaningful where the tracepoints exist). */
+export function requestKey(caps: Capabilities): RequestKey {
+  return caps.uniqueAtSend ? "unique" : "pointer";
 }
 
 /** Why a source cannot run on a machine, or undefined when it can. */
@@ -35,7 +49,12 @@ export function unavailable(
       : "this kernel has no syscall tracepoints (CONFIG_FTRACE_SYSCALLS) or tracefs is missing";
   }
   if (source === "request") {
-    if (caps.fuseTracepoints) return undefined;
+    if (caps.fuseTracepoints && (caps.uniqueAtSend || caps.rawTracepoints)) return undefined;
+    if (caps.fuseTracepoints) {
+      return `this kernel (${caps.kernel}) sends unique 0 at fuse_request_send (Linux 6.12–6.17), ` +
+        `and bpftrace ${caps.bpftrace} cannot pair by request pointer (raw tracepoints need ` +
+        "bpftrace ≥ 0.18 and BTF)";
+    }
     return caps.tracefs
       ? `this kernel (${caps.kernel}) has no fuse:fuse_request_* tracepoints (Linux 6.12 or newer has them)`
       : "tracefs is not mounted and could not be mounted (mount -t tracefs nodev /sys/kernel/tracing)";
@@ -58,6 +77,7 @@ export function chooseSources(
     kernel: false,
     daemon: false,
     fentry: caps.fentry,
+    requestKey: requestKey(caps),
   };
   for (const s of ["request", "kernel", "daemon"] as const) {
     if (!want.has(s)) continue;

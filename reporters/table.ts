@@ -76,6 +76,13 @@ export function formatTable(report: Report): string {
   }
   if (!report.rows.length) out.push("No FUSE activity seen.", "");
   if (report.lostEvents) out.push(`WARNING: bpftrace lost ${report.lostEvents} events`);
+  if (report.unpairable) {
+    out.push(
+      `WARNING: ${report.unpairable} requests were sent with unique 0 (a Linux 6.12–6.17 kernel ` +
+        "fires the send tracepoint before assigning it) and could not be timed or counted: " +
+        "use a bpftrace ≥ 0.18 with BTF (pairs by request pointer) or --source kernel",
+    );
+  }
   if (report.histogramDropped) {
     out.push(
       `WARNING: ${report.histogramDropped} latencies did not fit the histogram maps ` +

@@ -30,13 +30,20 @@ export interface TestFs {
   tree: Tree;
   /** Requests served, per operation. */
   served: Record<string, number>;
+  /**
+   * Service times of the delayed requests as testfs saw them (callback to reply, ms), per
+   * operation: what a tracer's daemon-side figure must recover, whatever this machine adds to the
+   * injected delay.
+   */
+  serviceMs: Record<string, number[]>;
   /** Resolves when the session has ended (after `close`, or an external unmount). */
   done: Promise<void>;
   /** Unmounts and ends the session. Idempotent. */
   close(): Promise<void>;
 }
 
-const LIBFUSE = "libfuse3.so.3";
+/** libfuse 3 by soname: 3.14–3.16 are .so.3; 3.17 (Debian 13) and newer are .so.4. */
+const LIBFUSE = ["libfuse3.so.3", "libfuse3.so.4"];
 const OPS_SLOTS = 44; // struct fuse_lowlevel_ops in libfuse 3.14: 352 bytes
 const SLOT: Record<string, number> = {
   init: 0,
@@ -58,7 +65,7 @@ const EINTR = 4;
 const EAGAIN = 11;
 
 function open() {
-  const fuse = Deno.dlopen(LIBFUSE, {
+  const fuse = dlopenFirst(LIBFUSE, {
     fuse_session_new: { parameters: ["pointer", "pointer", "usize", "pointer"], result: "pointer" },
     fuse_session_mount: { parameters: ["pointer", "buffer"], result: "i32" },
     fuse_session_fd: { parameters: ["pointer"], result: "i32" },
@@ -96,6 +103,15 @@ function open() {
   return { fuse: fuse.symbols, libc: libc.symbols, close: () => (fuse.close(), libc.close()) };
 }
 
+function dlopenFirst<S extends Deno.ForeignLibraryInterface>(names: string[], symbols: S) {
+  for (const name of names.slice(0, -1)) {
+    try {
+      return Deno.dlopen(name, symbols);
+    } catch { /* try the next soname */ }
+  }
+  return Deno.dlopen(names[names.length - 1]!, symbols);
+}
+
 function cstr(s: string): Uint8Array {
   return new TextEncoder().encode(`${s}\0`);
 }
@@ -130,6 +146,7 @@ export function mountTestFs(mountPoint: string, o: TestFsOptions = {}): TestFs {
   const tree = buildTree(o);
   const rnd = prng((o.seed ?? 1) + 7);
   const served: Record<string, number> = {};
+  const serviceMs: Record<string, number[]> = {};
   const entryTimeout = o.entryTimeout ?? 60;
   const attrTimeout = o.attrTimeout ?? 60;
   const keepCache = o.keepCache ?? true;
@@ -155,6 +172,7 @@ export function mountTestFs(mountPoint: string, o: TestFsOptions = {}): TestFs {
     const run = libc.sleep_us(Math.max(0, Math.round((want - overshoot) * 1000))).then(() => {
       overshoot += ((performance.now() - start - want + overshoot) - overshoot) * 0.1;
       safe(errno);
+      (serviceMs[op] ??= []).push(performance.now() - start);
     });
     if (o.singleThread) queue = run;
   };
@@ -341,5 +359,5 @@ export function mountTestFs(mountPoint: string, o: TestFsOptions = {}): TestFs {
     }
     await done;
   };
-  return { mountPoint, tree, served, done, close };
+  return { mountPoint, tree, served, serviceMs, done, close };
 }

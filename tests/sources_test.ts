@@ -10,8 +10,13 @@ const machines: Record<string, string> = {
   "el8-4.18": "kernel/kprobe",
   "el9-5.14": "kernel/fentry",
   "ubuntu24.04-6.8": "kernel/fentry",
-  "debian13-6.12": "request",
-  "this-machine-6.18": "request",
+  // 6.12–6.17 send unique 0: requests pair by their pointer (raw tracepoints) where bpftrace can.
+  "debian13-6.12": "request/pointer",
+  "el10-6.12": "request/pointer",
+  "ubuntu25.04-6.14": "request/pointer",
+  "ubuntu25.10-6.17": "request/pointer",
+  "bookworm-backports-6.12": "kernel/fentry",
+  "this-machine-6.18": "request/unique",
 };
 
 function load(name: string): Capabilities {
@@ -22,13 +27,14 @@ for (const [name, want] of Object.entries(machines)) {
   Deno.test(`recorded machine ${name}: auto picks ${want}; golden program`, () => {
     const caps = load(name);
     const s = chooseSources(["auto"], caps);
-    const got = s.request ? "request" : `kernel/${s.fentry ? "fentry" : "kprobe"}`;
+    const got = s.request ? `request/${s.requestKey}` : `kernel/${s.fentry ? "fentry" : "kprobe"}`;
     assertEquals(got, want);
     const fns = resolveKernelFunctions(builtinPlugins, caps.functions);
     const c = compose({
       version: parseVersion(caps.bpftrace)!,
       plugins: builtinPlugins,
       request: s.request,
+      requestKey: s.requestKey,
       kernelFunctions: s.kernel ? fns.found : [],
       fentry: s.fentry,
     });
@@ -59,6 +65,10 @@ Deno.test("asking for a source a machine lacks is one clear error", () => {
   assertThrows(
     () => chooseSources(["request"], load("el9-5.14")),
     /no fuse:fuse_request_\* tracepoints/,
+  );
+  assertThrows(
+    () => chooseSources(["request"], load("bookworm-backports-6.12")),
+    /sends unique 0 at fuse_request_send \(Linux 6\.12–6\.17\), and bpftrace 0\.17\.0 cannot pair/,
   );
   const both = chooseSources(["request", "kernel"], load("debian13-6.12"));
   assert(both.request && both.kernel && both.fentry);

@@ -1,0 +1,10 @@
+#!/bin/sh
+# Runs inside a guest as /payload/run.sh (see vm.ts): the kernel-matrix tests on this guest's
+# kernel and bpftrace. Output: /payload/out/{test.log,status}; progress on the serial console.
+cd /payload/repo || exit 1
+export PATH=/payload/bin:$PATH DENO_DIR=/payload/deno-dir NO_COLOR=1 DENO_NO_UPDATE_CHECK=1
+export FUSETRACE_GUEST="$(cat /payload/guest)"
+for m in $(cat /payload/modules); do modprobe "$m" 2>/dev/null; done
+echo "fusetrace-guest: $FUSETRACE_GUEST $(uname -r) $(bpftrace --version)"
+deno test -A --no-check --cached-only tests/vm/guest_test.ts 2>&1 | tee /payload/out/test.log
+echo "fusetrace-guest: done"

@@ -1,0 +1,311 @@
+/**
+ * The kernel matrix's tests, run inside each guest (tests/vm/matrix.ts) on that guest's kernel and
+ * bpftrace: the source `auto` picks, exact counts against what the filesystem itself served, every
+ * counted request timed, injected service time recovered, `count` live, `doctor` checked against
+ * real attaches, Ctrl-C writing the CSV. Results for the summary go to /payload/out/summary.json.
+ */
+import { GUESTS } from "./guests.ts";
+import {
+  detectCapabilities,
+  findBpftrace,
+  parseVersion,
+  versionAtLeast,
+} from "../../probes/capabilities.ts";
+import { prepare, prepareCount, run } from "../../probes/runner.ts";
+import { mountTestFs, type TestFs } from "../../testfs/fs.ts";
+import type { TestFsOptions } from "../../testfs/fs.ts";
+import { totalCount } from "../../probes/hist.ts";
+import { type Report, summarize } from "../../probes/report.ts";
+import { readCsv } from "../../reporters/csv.ts";
+import { assert, assertEquals, runCli, spawnCli } from "../_helpers.ts";
+
+const guest = GUESTS.find((g) => g.name === Deno.env.get("FUSETRACE_GUEST"));
+const OUT = "/payload/out";
+const summary: Record<string, string> = {};
+function note(key: string, value: string) {
+  summary[key] = value;
+  if (guest) Deno.writeTextFileSync(`${OUT}/summary.json`, JSON.stringify(summary));
+}
+
+const caps = guest ? detectCapabilities() : undefined;
+if (guest) Deno.writeTextFileSync(`${OUT}/capabilities.json`, JSON.stringify(caps) + "\n");
+const INJECTED_MS = 20;
+const SHAPE: TestFsOptions = { depth: 2, fanout: 3, files: 4, entryTimeout: 600, attrTimeout: 600 };
+
+/** Mounts testfs in this process (its requests are served here, so the workload is async). */
+async function withTestFs<T>(o: TestFsOptions, fn: (fs: TestFs) => Promise<T>): Promise<T> {
+  const dir = Deno.makeTempDirSync({ prefix: "fusetrace-guest-" });
+  const fs = mountTestFs(dir, o);
+  try {
+    return await fn(fs);
+  } finally {
+    await fs.close();
+    Deno.removeSync(dir);
+  }
+}
+
+/** Walks, stats and reads every file (async: testfs serves on this thread). */
+async function workload(root: string): Promise<void> {
+  const walk = async (dir: string): Promise<void> => {
+    for await (const e of Deno.readDir(dir)) {
+      const p = `${dir}/${e.name}`;
+      await Deno.stat(p);
+      if (e.isDirectory) await walk(p);
+      else await Deno.readFile(p);
+    }
+  };
+  await walk(root);
+  // RELEASE is sent in the background: let it arrive before the trace stops.
+  await new Promise((r) => setTimeout(r, 500));
+}
+
+/** Traces (auto sources, this mount) while the workload runs. */
+async function traced(fs: TestFs, extra: Parameters<typeof prepare>[0] = {}): Promise<Report> {
+  const p = prepare({ mounts: [fs.mountPoint], ...extra });
+  const ac = new AbortController();
+  let work: Promise<void> | undefined;
+  const report = await run(p, {
+    signal: ac.signal,
+    onReady: () => (work = workload(fs.mountPoint).finally(() => ac.abort())),
+  });
+  await work;
+  return report;
+}
+
+function picked(): string {
+  const s = prepare({}).sources;
+  return s.request ? `request/${s.requestKey}` : `kernel/${s.fentry ? "fentry" : "kprobe"}`;
+}
+
+/** Kernel callbacks that send exactly one request of a testfs operation each (long timeouts). */
+const ONE_REQUEST: Record<string, string> = {
+  fuse_lookup: "lookup",
+  fuse_open: "open",
+  fuse_dir_open: "opendir",
+  fuse_release: "release",
+  fuse_dir_release: "releasedir",
+};
+
+const OPCODE_OF: Record<string, string> = {
+  lookup: "LOOKUP",
+  getattr: "GETATTR",
+  open: "OPEN",
+  read: "READ",
+  release: "RELEASE",
+  opendir: "OPENDIR",
+  readdir: "READDIR",
+  releasedir: "RELEASEDIR",
+  flush: "FLUSH",
+};
+
+Deno.test({
+  name: `guest: auto picks the source this kernel and bpftrace allow`,
+  ignore: !guest,
+  fn() {
+    const got = picked();
+    note("source", got);
+    assertEquals(got, guest!.source);
+  },
+});
+
+Deno.test({
+  name: "guest: counts equal what testfs served, every counted request timed, injected p50",
+  ignore: !guest,
+  async fn() {
+    // The round trip without injected time: what this machine adds around the daemon's work.
+    const base = await withTestFs(SHAPE, async (fs) => {
+      const r = await traced(fs);
+      const row = r.rows.find((x) => x.operation === "LOOKUP" || x.operation === "fuse_lookup");
+      return summarize(row!).p50 / 1e6;
+    });
+    const o = { ...SHAPE, latency: { lookup: { kind: "fixed" as const, ms: INJECTED_MS } } };
+    await withTestFs(o, async (fs) => {
+      const r = await traced(fs);
+      const request = r.rows.some((x) => x.source === "request");
+      const served = { ...fs.served };
+      const got: Record<string, number> = {};
+      const want: Record<string, number> = {};
+      if (request) {
+        for (const [op, n] of Object.entries(served)) {
+          want[OPCODE_OF[op]!] = n;
+          got[OPCODE_OF[op]!] = r.rows.find((x) => x.operation === OPCODE_OF[op])?.count ?? 0;
+        }
+      } else {
+        for (const [fn, op] of Object.entries(ONE_REQUEST)) {
+          want[fn] = served[op] ?? 0;
+          got[fn] = r.rows.find((x) => x.source === "kernel" && x.operation === fn)?.count ?? 0;
+        }
+      }
+      note("counts", JSON.stringify(got) === JSON.stringify(want) ? "yes" : "NO");
+      const untimed = r.rows.filter((x) =>
+        x.operation !== "FORGET" && totalCount(x.buckets) + x.inFlight !== x.count
+      );
+      note("timed", untimed.length ? `NO (${untimed.map((x) => x.operation)})` : "yes");
+      const lookup = r.rows.find((x) => x.operation === (request ? "LOOKUP" : "fuse_lookup"));
+      assert(lookup, `no LOOKUP row: ${JSON.stringify(r.rows.map((x) => [x.operation, x.count]))}`);
+      const p50 = summarize(lookup).p50 / 1e6;
+      // Under emulation testfs replies a few ms after the injected delay: compare with the
+      // service time it measured itself (callback to reply), and that with the injected one.
+      const own = fs.serviceMs.lookup!.toSorted((a, b) => a - b);
+      const ownP50 = own[Math.floor(own.length / 2)]!;
+      note(
+        "p50",
+        `${p50.toFixed(1)} ms = ${(p50 - base).toFixed(1)} + ${base.toFixed(1)} round trip; ` +
+          `served ${ownP50.toFixed(1)} (${INJECTED_MS} injected)`,
+      );
+      assertEquals(got, want);
+      assert(want[request ? "LOOKUP" : "fuse_lookup"]! > 10, "the workload looked names up");
+      assertEquals(untimed.map((x) => x.operation), []);
+      assertEquals(r.unpairable ?? 0, 0);
+      assert(ownP50 >= INJECTED_MS, `testfs served LOOKUP in ${ownP50} ms`);
+      // p50 minus the bare round trip recovers the service time within 10 % of the injected time.
+      assert(
+        Math.abs(p50 - base - ownP50) <= INJECTED_MS * 0.1,
+        `p50 ${p50} ms - round trip ${base} ms vs served ${ownP50} ms`,
+      );
+    });
+  },
+});
+
+Deno.test({
+  name: "guest: count lists fuse kernel functions with exact counts of the workload",
+  ignore: !guest,
+  async fn() {
+    if (!caps!.kprobes) {
+      note("count", "no kprobes");
+      const r = await runCli(["count", "-d", "1s"]);
+      assertEquals(r.code, 0, r.stderr);
+      return;
+    }
+    await withTestFs(SHAPE, async (fs) => {
+      const p = prepareCount({});
+      const ac = new AbortController();
+      let work: Promise<void> | undefined;
+      const r = await run(p, {
+        signal: ac.signal,
+        onReady: () => (work = workload(fs.mountPoint).finally(() => ac.abort())),
+      });
+      await work;
+      const counted = (fn: string) => r.rows.find((x) => x.operation === fn)?.count ?? 0;
+      const got = Object.fromEntries(Object.keys(ONE_REQUEST).map((f) => [f, counted(f)]));
+      const want = Object.fromEntries(
+        Object.entries(ONE_REQUEST).map(([f, op]) => [f, fs.served[op] ?? 0]),
+      );
+      note(
+        "count",
+        JSON.stringify(got) === JSON.stringify(want) ? `yes (${r.rows.length} fns)` : "NO",
+      );
+      assertEquals(got, want);
+      assert(r.rows.length > 20, `${r.rows.length} functions counted`);
+    });
+  },
+});
+
+/** Does a one-probe bpftrace program attach here? */
+async function attaches(probe: string): Promise<boolean> {
+  const o = await new Deno.Command(findBpftrace(), {
+    args: ["-e", `${probe} { @ = count(); } interval:ms:100 { exit(); }`],
+    stdout: "null",
+    stderr: "null",
+  }).output();
+  return o.success;
+}
+
+Deno.test({
+  name: "guest: doctor's claims match what really attaches",
+  ignore: !guest,
+  async fn() {
+    const r = await runCli(["doctor"]);
+    assertEquals(r.code, 0, r.stdout + r.stderr);
+    const said = (what: string) => new RegExp(`^\\[ok\\] ${what}`, "m").test(r.stdout);
+    const v = parseVersion(caps!.bpftrace)!;
+    const fentry = versionAtLeast(v, [0, 20, 0]) ? "fentry" : "kfunc";
+    assertEquals(
+      said("fuse request tracepoints"),
+      await attaches("tracepoint:fuse:fuse_request_send"),
+    );
+    assertEquals(said("kprobes"), await attaches("kprobe:fuse_getattr"));
+    assertEquals(said("fentry"), await attaches(`${fentry}:fuse_getattr`));
+  },
+});
+
+Deno.test({
+  name: "guest: Ctrl-C still writes the CSV",
+  ignore: !guest,
+  async fn() {
+    const dir = Deno.makeTempDirSync();
+    const csv = `${dir}/run.csv`;
+    // testfs in a child here: the CLI traces, this process only drives the workload.
+    const { spawnTestFs } = await import("../../testfs/spawn.ts");
+    const fs = await spawnTestFs(`${dir}/mnt`, SHAPE).catch(async () => {
+      Deno.mkdirSync(`${dir}/mnt`);
+      return await spawnTestFs(`${dir}/mnt`, SHAPE);
+    });
+    try {
+      const t = await spawnCli(["trace", "-m", fs.mountPoint, "--csv", csv]);
+      await workload(fs.mountPoint);
+      t.child.kill("SIGINT");
+      const { status } = await t.finish();
+      assertEquals(status.code, 0);
+      const report = readCsv(Deno.readTextFileSync(csv), csv);
+      assert(
+        report.rows.some((x) => x.operation.includes("LOOKUP") || x.operation === "fuse_lookup"),
+      );
+    } finally {
+      await fs.close();
+      Deno.removeSync(dir, { recursive: true });
+    }
+  },
+});
+
+/** What a golden program needs to attach, by the probe types it uses. */
+function needs(program: string): string | undefined {
+  const c = caps!;
+  if (/^rawtracepoint:/m.test(program) && !(c.fuseTracepoints && c.rawTracepoints)) {
+    return "raw fuse tracepoints";
+  }
+  // Pairing by pointer reads struct fuse_req as 6.12–6.17 lay it out; only those kernels use it.
+  if (/^rawtracepoint:/m.test(program) && c.uniqueAtSend) return "unique-0 kernel";
+  for (
+    const m of program.matchAll(/^(?:kprobe|kretprobe|kfunc|kretfunc|fentry|fexit):([^\s,]+)/gm)
+  ) {
+    if (!c.functions.includes(m[1]!)) return `function ${m[1]}`;
+  }
+  if (/^tracepoint:fuse:/m.test(program) && !c.fuseTracepoints) return "fuse tracepoints";
+  if (/^kprobe:/m.test(program) && !c.kprobes) return "kprobes";
+  if (/^(kfunc|fentry):/m.test(program) && !c.fentry) return "fentry";
+  return undefined;
+}
+
+Deno.test({
+  name: "guest: every golden program of this bpftrace version compiles and runs",
+  ignore: !guest,
+  async fn() {
+    const [major, minor] = parseVersion(caps!.bpftrace)!;
+    const dir = new URL("../testdata/golden/", import.meta.url).pathname;
+    const mine = [...Deno.readDirSync(dir)].map((e) => e.name)
+      .filter((n) => n.endsWith(`-${major}.${minor}.0.bt`)).sort();
+    assert(mine.length >= 6, `goldens for bpftrace ${major}.${minor}: ${mine}`);
+    const ran: string[] = [];
+    const skipped: string[] = [];
+    for (const name of mine) {
+      const program = Deno.readTextFileSync(dir + name);
+      const why = needs(program);
+      if (why) {
+        skipped.push(`${name} (no ${why})`);
+        continue;
+      }
+      const o = await new Deno.Command(findBpftrace(), {
+        args: ["-e", `${program}\ninterval:ms:300 { exit(); }\n`],
+        env: { BPFTRACE_MAX_MAP_KEYS: "4096", BPFTRACE_MAP_KEYS_MAX: "4096" },
+        stdout: "null",
+        stderr: "piped",
+      }).output();
+      const err = new TextDecoder().decode(o.stderr);
+      assert(o.success && !/ERROR/.test(err), `${name} did not run:\n${err}`);
+      ran.push(name);
+    }
+    note("goldens", `${ran.length} ran${skipped.length ? `, ${skipped.length} skipped` : ""}`);
+    console.log(`ran: ${ran.join(" ")}\nskipped: ${skipped.join(" ")}`);
+  },
+});

@@ -1,0 +1,64 @@
+/**
+ * The guests of the kernel matrix: Debian releases whose kernel and bpftrace fusetrace must run
+ * on. Each is booted under qemu from an image built on demand (see image.ts).
+ * @module
+ */
+
+/** A guest of the matrix. */
+export interface Guest {
+  /** Short name: `bookworm`, `trixie`, `sid`. */
+  name: string;
+  /** Debian suite the root is built from. */
+  suite: string;
+  /** What the guest stands for in the summary. */
+  about: string;
+  /** Kernel modules to load before the tests (fuse and squashfs are modules in some kernels). */
+  modules: string[];
+  /** Extra kernel command-line arguments. */
+  append: string[];
+  /** What `auto` must pick there: `request/unique`, `request/pointer`, `kernel/fentry`, … */
+  source: string;
+}
+
+/** Packages every guest root gets. */
+export const GUEST_PACKAGES = [
+  "bpftrace",
+  "fuse3",
+  "squashfuse",
+  "squashfs-tools",
+  "python3",
+  "linux-image-cloud-amd64",
+  "kmod",
+  "procps",
+  "util-linux",
+  "mount",
+];
+
+/** The matrix. EL9 (5.14) is covered in kind by bookworm's 6.1: no fuse tracepoints, kprobes
+ * and fentry on the same callback functions. */
+export const GUESTS: readonly Guest[] = [
+  {
+    name: "bookworm",
+    suite: "bookworm",
+    about: "Debian 12: 6.1, bpftrace 0.17 — no fuse tracepoints (as EL9's 5.14)",
+    modules: ["fuse", "squashfs", "loop"],
+    append: [],
+    source: "kernel/fentry",
+  },
+  {
+    name: "trixie",
+    suite: "trixie",
+    about: "Debian 13: 6.12, bpftrace 0.23 — tracepoints with unique 0 at send (as EL10)",
+    modules: ["squashfs", "loop"],
+    append: [],
+    source: "request/pointer",
+  },
+  {
+    name: "sid",
+    suite: "sid",
+    about: "Debian sid: 7.x, bpftrace 0.27, libfuse 3.18 (FUSE over io_uring)",
+    modules: ["squashfs", "loop"],
+    append: ["fuse.enable_uring=1"],
+    source: "request/unique",
+  },
+];
