@@ -71,6 +71,8 @@ async function runGuest(g: Guest, timeoutS: number): Promise<Outcome> {
     const test = r.out["test.log"] ?? "";
     Deno.writeTextFileSync(`${payload}.console.log`, r.console);
     Deno.writeTextFileSync(`${payload}.test.log`, test);
+    Deno.writeTextFileSync(`${payload}.capabilities.json`, r.out["capabilities.json"] ?? "");
+    log(`logs: ${payload}.{console,test}.log, capabilities: ${payload}.capabilities.json`);
     const m = /(\d+) passed[^\d]+(\d+) failed/.exec(test.split("\n").reverse().join("\n"));
     const summary = JSON.parse(r.out["summary.json"] ?? "{}") as Record<string, string>;
     const problem = r.timedOut
