@@ -11,7 +11,7 @@ import {
   parseVersion,
   versionAtLeast,
 } from "../../probes/capabilities.ts";
-import { prepare, prepareCount, run } from "../../probes/runner.ts";
+import { prepare, prepareCount, type Prepared, run } from "../../probes/runner.ts";
 import { mountTestFs, type TestFs } from "../../testfs/fs.ts";
 import type { TestFsOptions } from "../../testfs/fs.ts";
 import { totalCount } from "../../probes/hist.ts";
@@ -59,9 +59,11 @@ async function workload(root: string): Promise<void> {
   await new Promise((r) => setTimeout(r, 500));
 }
 
-/** Traces (auto sources, this mount) while the workload runs. */
-async function traced(fs: TestFs, extra: Parameters<typeof prepare>[0] = {}): Promise<Report> {
-  const p = prepare({ mounts: [fs.mountPoint], ...extra });
+/** Runs a prepared trace (default: auto sources on this mount) while the workload runs. */
+async function traced(
+  fs: TestFs,
+  p: Prepared = prepare({ mounts: [fs.mountPoint] }),
+): Promise<Report> {
   const ac = new AbortController();
   let work: Promise<void> | undefined;
   const report = await run(p, {
@@ -178,14 +180,7 @@ Deno.test({
       return;
     }
     await withTestFs(SHAPE, async (fs) => {
-      const p = prepareCount({});
-      const ac = new AbortController();
-      let work: Promise<void> | undefined;
-      const r = await run(p, {
-        signal: ac.signal,
-        onReady: () => (work = workload(fs.mountPoint).finally(() => ac.abort())),
-      });
-      await work;
+      const r = await traced(fs, prepareCount({}));
       const counted = (fn: string) => r.rows.find((x) => x.operation === fn)?.count ?? 0;
       const got = Object.fromEntries(Object.keys(ONE_REQUEST).map((f) => [f, counted(f)]));
       const want = Object.fromEntries(
