@@ -26,6 +26,9 @@ export const SOURCE_ID = {
   uprobe: 7,
 } as const;
 
+/** How the request source pairs a send with its end: `unique`, or the `struct fuse_req` pointer. */
+export type RequestKey = "unique" | "pointer";
+
 /** A daemon process serving a connection (daemon source). */
 export interface DaemonTarget {
   pid: number;
@@ -66,7 +69,7 @@ export interface ComposeOptions {
    * Pair a request's send and end by (connection, unique) on the tracepoints (default), or by the
    * `struct fuse_req` pointer on the raw tracepoints (kernels that send unique 0: 6.12–6.17).
    */
-  requestKey?: "unique" | "pointer";
+  requestKey?: RequestKey;
   /** Kernel callback functions to time (kernel source); empty = none. */
   kernelFunctions?: readonly KernelFunction[];
   /** Daemons for the daemon source (read()/writev() on /dev/fuse); empty = no daemon source. */

@@ -5,7 +5,7 @@
  * @module
  */
 import type { Capabilities } from "./capabilities.ts";
-import type { KernelFunction } from "./compose.ts";
+import type { KernelFunction, RequestKey } from "./compose.ts";
 import { UsageError } from "./errors.ts";
 import type { ProbePlugin } from "./plugin.ts";
 
@@ -30,8 +30,14 @@ export interface ChosenSources {
   requestKey: RequestKey;
 }
 
-/** See {@link ChosenSources.requestKey}. */
-export type RequestKey = "unique" | "pointer";
+/** The chosen sources in one word, as summaries print them: `request/pointer`, `kernel/fentry`, … */
+export function sourcesLabel(s: ChosenSources): string {
+  return s.request
+    ? `request/${s.requestKey}`
+    : s.kernel
+    ? `kernel/${s.fentry ? "fentry" : "kprobe"}`
+    : "daemon";
+}
 
 /** How the request source pairs on a machine (meaningful where the tracepoints exist). */
 export function requestKey(caps: Capabilities): RequestKey {

@@ -1,7 +1,7 @@
 import { builtinPlugins } from "../plugins/mod.ts";
 import { type Capabilities, parseVersion } from "../probes/capabilities.ts";
 import { compose } from "../probes/compose.ts";
-import { chooseSources, resolveKernelFunctions } from "../probes/sources.ts";
+import { chooseSources, resolveKernelFunctions, sourcesLabel } from "../probes/sources.ts";
 import { assert, assertEquals, assertGolden, assertThrows, root } from "./_helpers.ts";
 
 const dir = `${root}tests/testdata/capabilities`;
@@ -27,8 +27,7 @@ for (const [name, want] of Object.entries(machines)) {
   Deno.test(`recorded machine ${name}: auto picks ${want}; golden program`, () => {
     const caps = load(name);
     const s = chooseSources(["auto"], caps);
-    const got = s.request ? `request/${s.requestKey}` : `kernel/${s.fentry ? "fentry" : "kprobe"}`;
-    assertEquals(got, want);
+    assertEquals(sourcesLabel(s), want);
     const fns = resolveKernelFunctions(builtinPlugins, caps.functions);
     const c = compose({
       version: parseVersion(caps.bpftrace)!,

@@ -12,6 +12,7 @@ import {
   versionAtLeast,
 } from "../../probes/capabilities.ts";
 import { prepare, prepareCount, type Prepared, run } from "../../probes/runner.ts";
+import { sourcesLabel } from "../../probes/sources.ts";
 import { mountTestFs, type TestFs } from "../../testfs/fs.ts";
 import type { TestFsOptions } from "../../testfs/fs.ts";
 import { totalCount } from "../../probes/hist.ts";
@@ -74,9 +75,9 @@ async function traced(
   return report;
 }
 
+/** The sources `auto` picks here, as the summary names them. */
 function picked(): string {
-  const s = prepare({}).sources;
-  return s.request ? `request/${s.requestKey}` : `kernel/${s.fentry ? "fentry" : "kprobe"}`;
+  return sourcesLabel(prepare({}).sources);
 }
 
 /** Kernel callbacks that send exactly one request of a testfs operation each (long timeouts). */
@@ -123,7 +124,7 @@ Deno.test({
     const o = { ...SHAPE, latency: { lookup: { kind: "fixed" as const, ms: INJECTED_MS } } };
     await withTestFs(o, async (fs) => {
       const r = await traced(fs);
-      const request = r.rows.some((x) => x.source === "request");
+      const request = picked().startsWith("request");
       const served = { ...fs.served };
       const got: Record<string, number> = {};
       const want: Record<string, number> = {};

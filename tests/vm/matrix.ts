@@ -8,7 +8,7 @@
  * @module
  */
 import { type Guest, GUESTS } from "./guests.ts";
-import { boot, guestImage, sh } from "./vm.ts";
+import { boot, exists, guestImage, sh } from "./vm.ts";
 import { ensureTools } from "../../demo/squashfs.ts";
 import { UsageError } from "../../probes/errors.ts";
 
@@ -20,7 +20,14 @@ async function stage(g: Guest): Promise<string> {
   const files = (await sh("git", ["ls-files", "-co", "--exclude-standard"], { cwd: ROOT }))
     .split("\n").filter((f) => f && !f.startsWith("bench/results/"));
   Deno.mkdirSync(`${dir}/repo`);
-  await sh("tar", ["-C", ROOT, "-cf", `${dir}/repo.tar`, "node_modules", ...files.filter(exists)]);
+  await sh("tar", [
+    "-C",
+    ROOT,
+    "-cf",
+    `${dir}/repo.tar`,
+    "node_modules",
+    ...files.filter((f) => exists(ROOT + f)),
+  ]);
   await sh("tar", ["-C", `${dir}/repo`, "-xf", `${dir}/repo.tar`]);
   Deno.removeSync(`${dir}/repo.tar`);
   Deno.mkdirSync(`${dir}/bin`);
@@ -32,15 +39,6 @@ async function stage(g: Guest): Promise<string> {
   Deno.writeTextFileSync(`${dir}/guest`, g.name);
   Deno.writeTextFileSync(`${dir}/modules`, g.modules.join(" "));
   return dir;
-
-  function exists(f: string): boolean {
-    try {
-      Deno.statSync(`${ROOT}${f}`);
-      return true;
-    } catch {
-      return false;
-    }
-  }
 }
 
 /** One guest's outcome. */

@@ -80,7 +80,8 @@ async function sha(text: string): Promise<string> {
   return [...new Uint8Array(d)].slice(0, 6).map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-function exists(p: string): boolean {
+/** Does a path exist? */
+export function exists(p: string): boolean {
   try {
     Deno.statSync(p);
     return true;
