@@ -1,8 +1,8 @@
 /**
  * The runner: options → capabilities → compose → bpftrace → decode → `Report`. It spawns
  * `bpftrace -f json`, waits until the probes are attached, streams the output through the decoder,
- * stops bpftrace with SIGINT (repeated until it exits, so one landing during attach is not lost)
- * and returns the exit dump as a typed report.
+ * stops bpftrace with one SIGINT once its probes are attached (a second one would cut its exit
+ * dump short) and returns the exit dump as a typed report.
  * @module
  */
 import { builtinPlugins } from "../plugins/mod.ts";
@@ -276,21 +276,24 @@ export async function run(p: Prepared, o: TraceOptions = {}): Promise<Report> {
 
   let ready = false;
   const errors: string[] = [];
+  // One SIGINT, once the probes are attached: bpftrace takes a second one during its exit dump as
+  // "stop printing" and loses the maps — seen when detaching hundreds of kprobes took over 1 s.
+  let stopRequested = false;
+  const interrupt = () => {
+    try {
+      child.kill("SIGINT");
+    } catch { /* already gone */ }
+  };
   const markReady = () => {
     if (ready) return;
     ready = true;
     o.onReady?.(p, child.pid);
+    if (stopRequested) interrupt();
   };
-  let stopping: ReturnType<typeof setInterval> | undefined;
   const stop = () => {
-    if (stopping !== undefined) return;
-    const kill = () => {
-      try {
-        child.kill("SIGINT");
-      } catch { /* already gone */ }
-    };
-    kill();
-    stopping = setInterval(kill, 1000);
+    if (stopRequested) return;
+    stopRequested = true;
+    if (ready) interrupt();
   };
   o.signal?.addEventListener("abort", stop, { once: true });
   if (o.signal?.aborted) stop();
@@ -325,7 +328,6 @@ export async function run(p: Prepared, o: TraceOptions = {}): Promise<Report> {
   })();
   const status = await child.status;
   await Promise.all([readOut, readErr]);
-  if (stopping !== undefined) clearInterval(stopping);
   o.signal?.removeEventListener("abort", stop);
   const report = decoder.finish();
   report.meta = { ...meta, durationS: (Date.now() - start.getTime()) / 1000 };
