@@ -135,6 +135,7 @@ program.command("trace")
       p.sources.request ? "requests" : "",
       p.sources.kernel ? `kernel callbacks (${p.sources.fentry ? "fentry" : "kprobe"})` : "",
       p.sources.daemon ? "daemon read/reply" : "",
+      p.sources.sent ? "daemon receipt (fuse_request_sent)" : "",
       p.daemonFunctions ? "daemon functions" : "",
     ].filter(Boolean).join(" + ");
     const where = o.mount.length ? p.mounts.map((m) => m.mountPoint).join(", ") : "all FUSE mounts";
@@ -297,7 +298,8 @@ program.command("doctor")
     const { detectCapabilities, findBpftrace } = await import("./probes/capabilities.ts");
     try {
       const bin = findBpftrace();
-      const { text, ok } = formatDiagnosis(detectCapabilities(bin), bin, diagnoseMounts());
+      const caps = detectCapabilities(bin);
+      const { text, ok } = formatDiagnosis(caps, bin, diagnoseMounts(caps));
       console.log(text);
       if (!ok) exitCode = 1;
     } catch (e) {

@@ -51,7 +51,15 @@ export function writeTree(root: string, s: TreeShape): { dirs: string[]; files: 
   return t;
 }
 
+/** A command on PATH, or (an absolute path) a file such as a header. */
 function has(cmd: string): boolean {
+  if (cmd.startsWith("/")) {
+    try {
+      return Deno.statSync(cmd).isFile;
+    } catch {
+      return false;
+    }
+  }
   return (Deno.env.get("PATH") ?? "").split(":").some((d) => {
     try {
       return Deno.statSync(`${d}/${cmd}`).isFile;
@@ -71,7 +79,8 @@ const TOOLS: Record<string, string> = {
 
 /**
  * Installs bpftrace, squashfuse, squashfs-tools and fuse3 (or other `tools`: command → package)
- * from the distribution when missing, saying so first.
+ * from the distribution when missing, saying so first. A `tools` key that is an absolute path is a
+ * file the package brings (a header).
  * @throws {UsageError} when they are missing and cannot be installed
  */
 export async function ensureTools(

@@ -31,6 +31,13 @@ export interface Capabilities {
   uniqueAtSend: boolean;
   /** bpftrace can attach raw tracepoints and read `struct fuse_req` through BTF. */
   rawTracepoints: boolean;
+  /**
+   * `fuse:fuse_request_sent` exists (Linux 7.x): the daemon's receipt of a request, on /dev/fuse
+   * and io_uring alike.
+   */
+  requestSent?: boolean;
+  /** The kernel lets daemons serve requests over io_uring (`fuse.enable_uring`). */
+  fuseUring?: boolean;
   kprobes: boolean;
   fentry: boolean;
   btf: boolean;
@@ -159,6 +166,14 @@ export function ensureTracefs(): string {
   return r.ok ? TRACEFS[0]! : "";
 }
 
+function readTrimmed(path: string): string {
+  try {
+    return Deno.readTextFileSync(path).trim();
+  } catch {
+    return "";
+  }
+}
+
 function exists(path: string): boolean {
   try {
     Deno.statSync(path);
@@ -224,6 +239,8 @@ export function detectCapabilities(bin: string = findBpftrace()): Capabilities {
     tracefs,
     fuseTracepoints: !!tracefs && exists(`${tracefs}/events/fuse/fuse_request_send`),
     uniqueAtSend: uniqueAtSend(kernel),
+    requestSent: !!tracefs && exists(`${tracefs}/events/fuse/fuse_request_sent`),
+    fuseUring: readTrimmed("/sys/module/fuse/parameters/enable_uring") === "Y",
     rawTracepoints: btf && versionAtLeast(version, RAW_TRACEPOINTS),
     kprobes: exists("/sys/bus/event_source/devices/kprobe"),
     fentry: fentryAvailable(bin, { version, info, btf }),

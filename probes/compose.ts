@@ -24,7 +24,11 @@ export const SOURCE_ID = {
   queue: 5,
   transit: 6,
   uprobe: 7,
+  served: 8,
 } as const;
+
+/** The sources whose rows are per connection (mount) and opcode; the others are per table entry. */
+export const CONNECTION_SOURCES = ["request", "daemon", "queue", "transit", "served"] as const;
 
 /** How the request source pairs a send with its end: `unique`, or the `struct fuse_req` pointer. */
 export type RequestKey = "unique" | "pointer";
@@ -70,6 +74,11 @@ export interface ComposeOptions {
    * `struct fuse_req` pointer on the raw tracepoints (kernels that send unique 0: 6.12–6.17).
    */
   requestKey?: RequestKey;
+  /**
+   * Split each request at `fuse:fuse_request_sent` (the daemon's receipt, Linux 7.x; both /dev/fuse
+   * and io_uring): queue (send → receipt) and served (receipt → end). Needs the request source.
+   */
+  sentSplit?: boolean;
   /** Kernel callback functions to time (kernel source); empty = none. */
   kernelFunctions?: readonly KernelFunction[];
   /** Daemons for the daemon source (read()/writev() on /dev/fuse); empty = no daemon source. */
@@ -177,6 +186,7 @@ export function compose(o: ComposeOptions): Composed {
     used: new Set<string>(),
     ...opcodeFilter(owners, selected, other),
     split: request && daemons.length > 0,
+    sent: request && !!o.sentSplit && o.requestKey !== "pointer",
     filtered: o.pid !== undefined || !!o.comm || !!o.connections?.length ||
       !(other && [...owners.values()].every((p) => selected.has(p.name))),
   };
@@ -189,7 +199,7 @@ export function compose(o: ComposeOptions): Composed {
   // The request's end probe goes after the daemon's: bpftrace types a map by its first assignment
   // in program order, and the end probe reads the daemon's maps.
   const req = request ? requestProbes(ctx) : { send: [], end: [] };
-  out.push(...req.send, ...daemonProbes(ctx, daemons), ...req.end);
+  out.push(...req.send, ...sentProbe(ctx), ...daemonProbes(ctx, daemons), ...req.end);
   const timed = timedEntries(o, selected);
   out.push(...timedProbes(ctx, timed));
   if (!request && !daemons.length && !timed.length && !o.uprobeCounts?.length) {
@@ -215,6 +225,7 @@ export function compose(o: ComposeOptions): Composed {
     ...(daemons.length ? ["@rbuf", "@dr"] : []),
     ...(ctx.split ? ["@dw"] : []),
     ...(o.slowNs && request ? ["@who"] : []),
+    ...(ctx.sent ? ["@snt"] : []),
   ];
   out.push("END", "{", ...scratch.map((m) => `  clear(${m});`), `  printf("${END_MARK}\\n");`, "}");
 
@@ -241,6 +252,8 @@ interface Ctx {
   maskVar: string[];
   /** Request and daemon sources together: queue / service / transit split. */
   split: boolean;
+  /** Queue / served split at fuse_request_sent. */
+  sent: boolean;
   /** Some requests are filtered out: unmatched replies mean nothing. */
   filtered: boolean;
 }
@@ -362,7 +375,12 @@ function requestProbes(ctx: Ctx): { send: string[]; end: string[] } {
     `$c = (uint64)${f.conn};`,
     `$k = ${f.key};`,
     `$v = @req[$c, $k];`,
-    ...latencyVars("$op", ...(split ? ["$u", "$r", "$w"] : []), ...(o.slowNs ? ["$who"] : [])),
+    ...latencyVars(
+      "$op",
+      ...(ctx.sent ? ["$s"] : []),
+      ...(split ? ["$u", "$r", "$w"] : []),
+      ...(o.slowNs ? ["$who"] : []),
+    ),
     `if ($v != 0) {`,
     `  delete(@req[$c, $k]);`,
     `  $op = $v & 63;`,
@@ -381,6 +399,18 @@ function requestProbes(ctx: Ctx): { send: string[]; end: string[] } {
     // Bytes from the daemon only where a reply carries data (READ, READDIR[PLUS], READLINK,
     // GETXATTR, LISTXATTR): attribute structures are not worth a map update per request.
     `  if (${DATA_REPLY}) { @bout[1, $c, $op] = sum(${f.outLen} - 16); }`,
+    ...(ctx.sent
+      ? indent([
+        `$s = @snt[$c, $k];`,
+        `if ($s != 0) {`,
+        `  delete(@snt[$c, $k]);`,
+        `  $d = $s - ($v >> 6);`,
+        ...indent(aggregate(`${SOURCE_ID.queue}, $c, $op`)),
+        `  $d = $now - $s;`,
+        ...indent(aggregate(`${SOURCE_ID.served}, $c, $op`)),
+        `}`,
+      ])
+      : []),
     ...(split
       ? indent([
         `$u = ${f.unique};`,
@@ -405,6 +435,21 @@ function requestProbes(ctx: Ctx): { send: string[]; end: string[] } {
     send: [f.send, "{", ...indent(send), "}", ""],
     end: [f.end, "{", ...indent(end), "}", ""],
   };
+}
+
+/** The daemon's receipt of each tracked request (fuse_request_sent), for the queue / served split. */
+function sentProbe(ctx: Ctx): string[] {
+  if (!ctx.sent) return [];
+  const a = ctx.arg;
+  return [
+    "tracepoint:fuse:fuse_request_sent",
+    "{",
+    `  $c = (uint64)${a}connection;`,
+    `  $k = ${a}unique;`,
+    `  if (@req[$c, $k] != 0) { @snt[$c, $k] = nsecs; }`,
+    "}",
+    "",
+  ];
 }
 
 /**

@@ -40,6 +40,29 @@ export function fuseDaemons(): FuseDaemon[] {
 }
 
 /**
+ * Whether a process holds an io_uring instance — with FUSE over io_uring enabled in the kernel, the
+ * sign that a libfuse ≥ 3.18 daemon serves its requests on rings rather than read()/writev().
+ */
+export function holdsIoUring(pid: number): boolean {
+  try {
+    for (const fd of Deno.readDirSync(`/proc/${pid}/fd`)) {
+      if (link(`/proc/${pid}/fd/${fd.name}`) === "anon_inode:[io_uring]") return true;
+    }
+  } catch { /* gone */ }
+  return false;
+}
+
+/**
+ * The mounts (of `mounts`) whose daemon holds an io_uring instance, where the kernel enables FUSE
+ * over io_uring: their requests never pass through the daemon's read()/writev().
+ */
+export function ioUringMounts(mounts: readonly MountInfo[], kernelEnables: boolean): string[] {
+  if (!kernelEnables) return [];
+  const daemons = fuseDaemons();
+  return mounts.filter((m) => daemonsOf(m, daemons).some(holdsIoUring)).map((m) => m.mountPoint);
+}
+
+/**
  * The daemons serving a mount: those whose command line names the mount point — absolute, or
  * relative (libfuse daemons chdir to / once mounted, so a relative path is matched by its end).
  */

@@ -3,7 +3,14 @@
  * values — one per interval snapshot and one for the exit dump.
  * @module
  */
-import { type Composed, END_MARK, SLOW_MARK, SNAPSHOT_MARK } from "./compose.ts";
+import {
+  type Composed,
+  CONNECTION_SOURCES,
+  END_MARK,
+  SLOW_MARK,
+  SNAPSHOT_MARK,
+  SOURCE_ID,
+} from "./compose.ts";
 import { opcodeName } from "./opcodes.ts";
 import { totalCount } from "./hist.ts";
 import {
@@ -13,7 +20,6 @@ import {
   rowKey,
   type RunMeta,
   type SlowRequest,
-  type SourceName,
 } from "./report.ts";
 
 /** What the decoder needs besides the output. */
@@ -124,10 +130,10 @@ export class Decoder {
     const { composed, mountOf } = this.ctx;
     const row = (src: number, conn: number, op: number): OpRow => {
       let id: Pick<OpRow, "source" | "mount" | "plugin" | "operation">;
-      if (src === 1 || (src >= 4 && src <= 6)) {
+      const bySource = CONNECTION_SOURCES.find((s) => SOURCE_ID[s] === src);
+      if (bySource) {
         id = {
-          source:
-            (["request", "", "", "daemon", "queue", "transit"] as const)[src - 1] as SourceName,
+          source: bySource,
           mount: mountOf(conn),
           ...this.#opcode(op),
         };

@@ -5,7 +5,7 @@
 import type { Capabilities } from "./capabilities.ts";
 import { fuseMounts, type MountInfo } from "./mounts.ts";
 import { unavailable } from "./sources.ts";
-import { daemonsOf, fuseDaemons } from "./daemon.ts";
+import { daemonsOf, fuseDaemons, holdsIoUring } from "./daemon.ts";
 
 /** A FUSE mount with the daemon serving it. */
 export interface MountDiagnosis extends MountInfo {
@@ -13,16 +13,22 @@ export interface MountDiagnosis extends MountInfo {
   connection: number;
   /** PIDs of processes holding /dev/fuse whose command line names the mount point. */
   daemons: number[];
+  /** Its daemon holds an io_uring instance (and the kernel enables FUSE over io_uring). */
+  ioUring: boolean;
 }
 
-/** Every FUSE mount with its connection and daemon PIDs. */
-export function diagnoseMounts(): MountDiagnosis[] {
+/** Every FUSE mount with its connection, daemon PIDs and transport. */
+export function diagnoseMounts(caps: Pick<Capabilities, "fuseUring">): MountDiagnosis[] {
   const daemons = fuseDaemons();
-  return fuseMounts().map((m) => ({
-    ...m,
-    connection: m.dev & 0xfffff,
-    daemons: daemonsOf(m, daemons),
-  }));
+  return fuseMounts().map((m) => {
+    const pids = daemonsOf(m, daemons);
+    return {
+      ...m,
+      connection: m.dev & 0xfffff,
+      daemons: pids,
+      ioUring: !!caps.fuseUring && pids.some(holdsIoUring),
+    };
+  });
 }
 
 /** One checklist item: present or not; when not, what it costs and how to get it. */
@@ -54,6 +60,18 @@ function checks(caps: Capabilities, binPath: string): Check[] {
       what: "fuse request tracepoints (fuse:fuse_request_send/end)",
       cost: "no per-request latency from the kernel: kernel callbacks or the daemon source instead",
       fix: "a kernel ≥ 6.12 (Debian 13, Ubuntu 25.04, Fedora 41, EL10)",
+    },
+    {
+      ok: !!caps.requestSent,
+      what: "fuse:fuse_request_sent (the daemon's receipt of a request)",
+      cost: "the queue/service split needs syscall probes on /dev/fuse, blind to io_uring daemons",
+      fix: "a Linux 7.x kernel",
+    },
+    {
+      ok: true,
+      what: `FUSE over io_uring: ${caps.fuseUring ? "enabled (fuse.enable_uring=Y)" : "off"}`,
+      cost: "",
+      fix: "",
     },
     {
       ok: caps.kprobes,
@@ -115,7 +133,7 @@ export function formatDiagnosis(
     lines.push(
       `  ${m.mountPoint}  type ${m.fsType}  connection ${m.connection}  daemon pid ${
         m.daemons.length ? m.daemons.join(",") : "?"
-      }`,
+      }${m.ioUring ? "  transport io_uring (the daemon source sees none of its requests)" : ""}`,
     );
   }
   const req = unavailable("request", caps);

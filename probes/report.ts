@@ -13,12 +13,14 @@ export type SourceName =
   | "daemon"
   | "queue"
   | "transit"
+  | "served"
   | "uprobe";
 
 /** Every source name, in report order. */
 export const SOURCE_NAMES: readonly SourceName[] = [
   "request",
   "queue",
+  "served",
   "daemon",
   "transit",
   "kernel",
@@ -29,9 +31,11 @@ export const SOURCE_NAMES: readonly SourceName[] = [
 /** One operation of one plugin on one mount, seen by one source. */
 export interface OpRow {
   /**
-   * `request` (fuse tracepoints: total time), `queue` (send → daemon read), `daemon` (daemon read →
-   * reply write: service time), `transit` (reply write → request end), `kernel` (callback
-   * functions), `uprobe` (daemon functions) or `probe` (plugin probes).
+   * `request` (fuse tracepoints: total time), `queue` (send → daemon read, or → the daemon's
+   * receipt), `daemon` (daemon read → reply write: service time), `transit` (reply write → request
+   * end), `served` (the daemon's receipt → request end: service + transit, from
+   * fuse:fuse_request_sent), `kernel` (callback functions), `uprobe` (daemon functions) or `probe`
+   * (plugin probes).
    */
   source: SourceName;
   /** Mount point, or `-` where the source does not know the mount. */
@@ -86,6 +90,11 @@ export interface Report {
    * they cannot be paired by unique, so they are neither counted nor timed.
    */
   unpairable?: number;
+  /**
+   * Mounts whose daemon serves requests over io_uring: the daemon source (read()/writev()) sees none
+   * of them; the request source and fuse:fuse_request_sent still do.
+   */
+  ioUring?: string[];
   /** Daemon reads that began before tracing (their request is counted, not timed, by the daemon). */
   daemonMissed?: number;
   /** Timed requests missing from the histograms because a map ran out of keys (raise mapKeys). */

@@ -1,8 +1,8 @@
 /**
  * The runner: options → capabilities → compose → bpftrace → decode → `Report`. It spawns
  * `bpftrace -f json`, waits until the probes are attached, streams the output through the decoder,
- * stops bpftrace with one SIGINT once its probes are attached (a second one would cut its exit
- * dump short) and returns the exit dump as a typed report.
+ * stops bpftrace with SIGINT once its probes are attached (repeated only until its END probe has
+ * run: one during the exit dump would cut it short) and returns the exit dump as a typed report.
  * @module
  */
 import { builtinPlugins } from "../plugins/mod.ts";
@@ -13,10 +13,11 @@ import {
   isRoot,
   parseVersion,
 } from "./capabilities.ts";
-import { compose, composeCount, type Composed, type UprobeTarget } from "./compose.ts";
+import { compose, composeCount, type Composed, END_MARK, type UprobeTarget } from "./compose.ts";
 import {
   cvmfsTargets,
   daemonTargets,
+  ioUringMounts,
   libfuseReplyTargets,
   parseUprobeSpec,
   uprobeSymbols,
@@ -86,6 +87,8 @@ export interface Prepared {
   missingFunctions: string[];
   /** Daemon functions probed (timed `--uprobe`/`--daemon cvmfs`, counted `--daemon libfuse`). */
   daemonFunctions: number;
+  /** Traced mounts served over io_uring (see {@link ioUringMounts}). */
+  ioUring?: string[];
 }
 
 /**
@@ -184,6 +187,7 @@ export function prepare(o: TraceOptions = {}): Prepared {
     known,
     request: sources.request,
     requestKey: sources.requestKey,
+    sentSplit: sources.sent,
     kernelFunctions: resolved.found,
     fentry: sources.fentry,
     ...(sources.daemon ? { daemons } : {}),
@@ -197,7 +201,8 @@ export function prepare(o: TraceOptions = {}): Prepared {
     ...(o.intervalMs ? { intervalMs: Math.ceil(o.intervalMs) } : {}),
     ...(o.slowMs ? { slowNs: o.slowMs * 1e6 } : {}),
     mapKeys: o.mapKeys ?? mapKeysFor(
-      (sources.request ? 1 : 0) + (sources.daemon ? (sources.request ? 3 : 1) : 0),
+      (sources.request ? 1 : 0) + (sources.daemon ? (sources.request ? 3 : 1) : 0) +
+        (sources.sent ? 2 : 0),
       selectedMounts.length || Math.max(1, all.length),
       resolved.found.length + uprobes.length,
     ),
@@ -212,6 +217,7 @@ export function prepare(o: TraceOptions = {}): Prepared {
     composed,
     missingFunctions: resolved.missing,
     daemonFunctions: uprobes.length + uprobeCounts.length,
+    ioUring: ioUringMounts(scope, !!caps.fuseUring),
   };
 }
 
@@ -276,13 +282,21 @@ export async function run(p: Prepared, o: TraceOptions = {}): Promise<Report> {
 
   let ready = false;
   const errors: string[] = [];
-  // One SIGINT, once the probes are attached: bpftrace takes a second one during its exit dump as
-  // "stop printing" and loses the maps — seen when detaching hundreds of kprobes took over 1 s.
+  // SIGINT once the probes are attached, again only while END has not run: bpftrace takes a
+  // SIGINT during its exit dump as "stop printing" and loses the maps (seen when detaching
+  // hundreds of kprobes took over a second), but one that lands at the wrong moment is lost.
   let stopRequested = false;
+  let ended = false;
+  let resend: ReturnType<typeof setInterval> | undefined;
   const interrupt = () => {
-    try {
-      child.kill("SIGINT");
-    } catch { /* already gone */ }
+    const kill = () => {
+      if (ended) return;
+      try {
+        child.kill("SIGINT");
+      } catch { /* already gone */ }
+    };
+    kill();
+    resend = setInterval(kill, 3000);
   };
   const markReady = () => {
     if (ready) return;
@@ -305,6 +319,7 @@ export async function run(p: Prepared, o: TraceOptions = {}): Promise<Report> {
         markReady();
         continue;
       }
+      if (line.includes(END_MARK)) ended = true;
       let ev;
       try {
         ev = decoder.push(line);
@@ -328,9 +343,11 @@ export async function run(p: Prepared, o: TraceOptions = {}): Promise<Report> {
   })();
   const status = await child.status;
   await Promise.all([readOut, readErr]);
+  clearInterval(resend);
   o.signal?.removeEventListener("abort", stop);
   const report = decoder.finish();
   report.meta = { ...meta, durationS: (Date.now() - start.getTime()) / 1000 };
+  if (p.ioUring?.length) report.ioUring = p.ioUring;
   // Stopped (Ctrl-C) before the probes were attached: nothing was traced, which is no error.
   if (!ready && o.signal?.aborted) return report;
   if (!ready || (!status.success && status.signal !== "SIGINT")) {
@@ -376,7 +393,14 @@ export function prepareCount(o: CountTraceOptions = {}): Prepared {
   return {
     bin,
     caps,
-    sources: { request: false, kernel: true, daemon: false, fentry: false, requestKey: "unique" },
+    sources: {
+      request: false,
+      kernel: true,
+      daemon: false,
+      sent: false,
+      fentry: false,
+      requestKey: "unique",
+    },
     plugins: [],
     mounts: [],
     composed: composeCount({

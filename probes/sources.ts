@@ -20,6 +20,11 @@ export interface ChosenSources {
   kernel: boolean;
   /** The daemon's read()/writev() on /dev/fuse (syscall tracepoints). */
   daemon: boolean;
+  /**
+   * The daemon's side from fuse:fuse_request_sent instead (queue / served), chosen for `daemon`
+   * with the request source where the kernel has it: no syscall probes, and io_uring is seen too.
+   */
+  sent: boolean;
   /** Kernel functions via fentry/fexit (else kprobe/kretprobe). */
   fentry: boolean;
   /**
@@ -82,6 +87,7 @@ export function chooseSources(
     request: false,
     kernel: false,
     daemon: false,
+    sent: false,
     fentry: caps.fentry,
     requestKey: requestKey(caps),
   };
@@ -107,6 +113,10 @@ export function chooseSources(
       );
     }
     if (best) chosen[best] = true;
+  }
+  if (chosen.daemon && chosen.request && caps.requestSent && chosen.requestKey === "unique") {
+    chosen.daemon = false;
+    chosen.sent = true;
   }
   return chosen;
 }

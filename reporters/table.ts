@@ -89,6 +89,13 @@ export function formatTable(report: Report): string {
         "(counts, sums and extremes are exact; percentiles miss them): raise --map-keys",
     );
   }
+  for (const m of report.ioUring ?? []) {
+    out.push(
+      `note: ${m} is served over io_uring (its daemon holds an io_uring instance): the daemon ` +
+        "source (read/writev on /dev/fuse) sees none of its requests; requests and the " +
+        "fuse_request_sent split (Linux 7.x) do",
+    );
+  }
   if (report.unmatched) {
     out.push(
       `note: ${report.unmatched} replies to requests sent before tracing began (not counted)`,
@@ -105,9 +112,17 @@ export function formatCounts(report: Report): string {
   return columns([["FUNC", "COUNT"], ...rows.map((r) => [r.operation, String(r.count)])]);
 }
 
+/** The parts of a split, by the sources that measured them, and their column heads. */
+const SPLITS = [
+  { sources: ["queue", "daemon", "transit"], heads: ["QUEUE", "SERVICE", "TRANSIT"], p50: "Q/S/T" },
+  // fuse:fuse_request_sent marks the daemon's receipt: service and transit are one part.
+  { sources: ["queue", "served"], heads: ["QUEUE", "SERVICE+TRANSIT"], p50: "Q/S+T" },
+] as const;
+
 /**
  * Where each request's time goes, per mount and operation: total (request source) = queue (send →
- * daemon read) + service (daemon read → reply) + transit (reply → end). Means add up exactly;
+ * daemon read or receipt) + service (daemon read → reply) + transit (reply → end), or queue +
+ * service-and-transit where the split comes from fuse:fuse_request_sent. Means add up exactly;
  * p50s are shown for each part. Empty when the report has no split.
  */
 export function formatSplit(report: Report): string {
@@ -116,25 +131,27 @@ export function formatSplit(report: Report): string {
   const out: string[] = [];
   const mounts = [...new Set(report.rows.filter((r) => r.source === "queue").map((r) => r.mount))];
   for (const mount of mounts) {
-    const lines = [["OPERATION", "SPLIT", "TOTAL", "QUEUE", "SERVICE", "TRANSIT", "p50 Q/S/T"]];
+    const shape = SPLITS.find((s) => report.rows.some((r) => r.source === s.sources[1])) ??
+      SPLITS[0];
+    const lines = [["OPERATION", "SPLIT", "TOTAL", ...shape.heads, `p50 ${shape.p50}`]];
     const totals = report.rows.filter((r) => r.source === "request" && r.mount === mount);
     for (const t of totals.sort((a, b) => b.count - a.count)) {
-      const [q, s, x] = ["queue", "daemon", "transit"].map((src) => part(src, mount, t.operation));
-      if (!q || !s || !x) continue;
+      const parts = shape.sources.map((src) => part(src, mount, t.operation));
+      if (parts.some((p) => !p)) continue;
+      const ps = parts as OpRow[];
+      const timed = summarize(ps[0]!).timed;
       // The parts are aggregated over the same requests: their means add up to the total.
-      const total = (q.sumNs + s.sumNs + x.sumNs) / summarize(q).timed;
+      const total = ps.reduce((s, p) => s + p.sumNs, 0) / timed;
       const cell = (r: OpRow) => {
         const m = summarize(r).mean;
         return `${fmtNs(m)} ${Math.round((m / total) * 100)}%`;
       };
       lines.push([
         t.operation,
-        `${summarize(q).timed}/${t.count}`,
+        `${timed}/${t.count}`,
         fmtNs(total),
-        cell(q),
-        cell(s),
-        cell(x),
-        [q, s, x].map((r) => fmtNs(summarize(r).p50)).join("/"),
+        ...ps.map(cell),
+        ps.map((r) => fmtNs(summarize(r).p50)).join("/"),
       ]);
     }
     out.push(

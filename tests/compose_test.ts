@@ -67,6 +67,8 @@ const variants: Record<string, Omit<ComposeOptions, "version">> = {
     daemons: [{ pid: 4242, connection: 45 }],
     slowNs: 5_000_000,
   },
+  // Linux 7.x: queue / served split at fuse:fuse_request_sent (also for io_uring daemons).
+  sent: { plugins: builtinPlugins, sentSplit: true },
   "daemon-only": {
     plugins: [lookup],
     known: builtinPlugins,
@@ -138,6 +140,7 @@ Deno.test("every program variant compiles with this machine's bpftrace (dry run)
   };
   if (!caps.fentry) delete all.fentry; // kfunc programs need fentry support to compile
   if (!caps.rawTracepoints) delete all.pointer;
+  if (!caps.requestSent) delete all.sent;
   for (const [name, o] of Object.entries(all)) {
     const r = await dryRun(compose({ version: parseVersion(caps.bpftrace)!, ...o }).program);
     assert(r.ok, `${name} does not compile:\n${r.err}`);

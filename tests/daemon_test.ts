@@ -3,6 +3,7 @@
  * squashfuse (single-threaded) and bindfs --multithreaded, a daemon with a known service time,
  * libfuse reply counts and the CVMFS preset on a stand-in library with CVMFS's mangled names.
  */
+import { buildStub, withStub } from "./_stub.ts";
 import { compose } from "../probes/compose.ts";
 import { symbolIs } from "../probes/daemon.ts";
 import { deviceOf, waitForMount } from "../probes/mounts.ts";
@@ -10,7 +11,7 @@ import { findRow, type OpRow, type Report, summarize } from "../probes/report.ts
 import { writeTree } from "../demo/squashfs.ts";
 import { walkStatRead } from "../demo/workload.ts";
 import { builtinPlugins } from "../plugins/mod.ts";
-import { assert, assertEquals, assertGolden, root, traced, withSquashfs } from "./_helpers.ts";
+import { assert, assertEquals, assertGolden, traced, withSquashfs } from "./_helpers.ts";
 
 function rows(r: Report, source: string, mount: string): Map<string, OpRow> {
   return new Map(
@@ -85,62 +86,6 @@ Deno.test("bindfs --multithreaded: every request seen by the daemon source", asy
     Deno.removeSync(dir, { recursive: true });
   }
 });
-
-/** Builds the stand-in CVMFS daemon once: cvmfs2 + libcvmfs_fuse3.so.2.99. */
-let stubDir: string | undefined;
-async function buildStub(): Promise<string> {
-  if (stubDir) return stubDir;
-  const dir = Deno.makeTempDirSync({ prefix: "fusetrace-stub-" });
-  const flags = new TextDecoder().decode(
-    (await new Deno.Command("pkg-config", { args: ["--cflags", "--libs", "fuse3"] }).output())
-      .stdout,
-  ).trim().split(/\s+/);
-  const fx = `${root}tests/fixtures`;
-  for (
-    const [cc, args] of [
-      ["g++", [
-        "-O0",
-        "-shared",
-        "-fPIC",
-        "-o",
-        `${dir}/libcvmfs_fuse3.so.2.99`,
-        `${fx}/cvmfs_stub.cc`,
-      ]],
-      ["gcc", [
-        "-o",
-        `${dir}/cvmfs2`,
-        `${fx}/cvmfs_stub_main.c`,
-        `-L${dir}`,
-        "-l:libcvmfs_fuse3.so.2.99",
-        `-Wl,-rpath,${dir}`,
-      ]],
-    ] as const
-  ) {
-    const o = await new Deno.Command(cc, { args: [...args, ...flags], stderr: "piped" }).output();
-    assert(o.success, new TextDecoder().decode(o.stderr));
-  }
-  return stubDir = dir;
-}
-
-async function withStub<T>(lookupMs: number, fn: (mnt: string) => Promise<T>) {
-  const dir = await buildStub();
-  const mnt = Deno.makeTempDirSync({ prefix: "fusetrace-stub-mnt-" });
-  const before = deviceOf(mnt);
-  const daemon = new Deno.Command(`${dir}/cvmfs2`, {
-    args: [mnt],
-    env: { STUB_LOOKUP_MS: String(lookupMs) },
-    stderr: "null",
-  }).spawn();
-  try {
-    await waitForMount(mnt, before);
-    return await fn(mnt);
-  } finally {
-    daemon.kill("SIGTERM");
-    await daemon.status;
-    await new Deno.Command("fusermount3", { args: ["-u", "-z", mnt], stderr: "null" }).output();
-    Deno.removeSync(mnt);
-  }
-}
 
 Deno.test("a daemon sleeping 20 ms in lookup: service p50 within 5 %; CVMFS preset; libfuse replies", async () => {
   await withStub(20, async (mnt) => {

@@ -16,9 +16,12 @@ import { sourcesLabel } from "../../probes/sources.ts";
 import { mountTestFs, type TestFs } from "../../testfs/fs.ts";
 import type { TestFsOptions } from "../../testfs/fs.ts";
 import { totalCount } from "../../probes/hist.ts";
-import { type Report, summarize } from "../../probes/report.ts";
+import { findRow, type Report, summarize } from "../../probes/report.ts";
+import { holdsIoUring } from "../../probes/daemon.ts";
+import { formatSideBySide, formatTable } from "../../reporters/table.ts";
+import { withStub } from "../_stub.ts";
 import { readCsv } from "../../reporters/csv.ts";
-import { assert, assertEquals, runCli, spawnCli } from "../_helpers.ts";
+import { assert, assertEquals, assertMatch, runCli, spawnCli } from "../_helpers.ts";
 
 const guest = GUESTS.find((g) => g.name === Deno.env.get("FUSETRACE_GUEST"));
 const OUT = "/payload/out";
@@ -30,7 +33,7 @@ function note(key: string, value: string) {
 
 const caps = guest ? detectCapabilities() : undefined;
 if (guest) Deno.writeTextFileSync(`${OUT}/capabilities.json`, JSON.stringify(caps) + "\n");
-const INJECTED_MS = 20;
+const INJECTED_MS = 50;
 const SHAPE: TestFsOptions = { depth: 2, fanout: 3, files: 4, entryTimeout: 600, attrTimeout: 600 };
 
 /** Mounts testfs in this process (its requests are served here, so the workload is async). */
@@ -60,18 +63,19 @@ async function workload(root: string): Promise<void> {
   await new Promise((r) => setTimeout(r, 500));
 }
 
-/** Runs a prepared trace (default: auto sources on this mount) while the workload runs. */
+/** Runs a prepared trace (default: auto sources on this mount) while `work` runs. */
 async function traced(
-  fs: TestFs,
+  fs: Pick<TestFs, "mountPoint">,
   p: Prepared = prepare({ mounts: [fs.mountPoint] }),
+  work: () => Promise<void> = () => workload(fs.mountPoint),
 ): Promise<Report> {
   const ac = new AbortController();
-  let work: Promise<void> | undefined;
+  let running: Promise<void> | undefined;
   const report = await run(p, {
     signal: ac.signal,
-    onReady: () => (work = workload(fs.mountPoint).finally(() => ac.abort())),
+    onReady: () => (running = work().finally(() => ac.abort())),
   });
-  await work;
+  await running;
   return report;
 }
 
@@ -268,6 +272,9 @@ function needs(program: string): string | undefined {
     if (!c.functions.includes(m[1]!)) return `function ${m[1]}`;
   }
   if (/^tracepoint:fuse:/m.test(program) && !c.fuseTracepoints) return "fuse tracepoints";
+  if (/^tracepoint:fuse:fuse_request_sent/m.test(program) && !c.requestSent) {
+    return "fuse_request_sent";
+  }
   if (/^kprobe:/m.test(program) && !c.kprobes) return "kprobes";
   if (/^(kfunc|fentry):/m.test(program) && !c.fentry) return "fentry";
   return undefined;
@@ -303,5 +310,121 @@ Deno.test({
     }
     note("goldens", `${ran.length} ran${skipped.length ? `, ${skipped.length} skipped` : ""}`);
     console.log(`ran: ${ran.join(" ")}\nskipped: ${skipped.join(" ")}`);
+  },
+});
+
+Deno.test({
+  name: "guest: FUSE over io_uring: detected, counted, timed, split at fuse_request_sent",
+  ignore: !guest?.uring,
+  async fn() {
+    assert(caps!.fuseUring, "booted with fuse.enable_uring=1");
+    assert(caps!.requestSent, "this kernel has fuse:fuse_request_sent");
+    const N = 10;
+    await withStub(INJECTED_MS, async (mnt, pid) => {
+      assert(holdsIoUring(pid), "libfuse started its rings");
+      const lookups = async () => {
+        for (let i = 0; i < N; i++) await Deno.stat(`${mnt}/f${i}`);
+      };
+      // The daemon source sees none of the requests: they never pass through read()/writev().
+      const blind = await traced(
+        { mountPoint: mnt },
+        prepare({ mounts: [mnt], sources: ["daemon"] }),
+        lookups,
+      );
+      assertEquals(blind.rows.filter((x) => x.operation === "LOOKUP").map((x) => x.count), []);
+      const p = prepare({ mounts: [mnt], sources: ["auto", "daemon"] });
+      assertEquals(p.ioUring, [mnt]);
+      assert(p.sources.sent && !p.sources.daemon, "the split comes from fuse_request_sent");
+      const r = await traced({ mountPoint: mnt }, p, async () => {
+        for (let i = N; i < 2 * N; i++) await Deno.stat(`${mnt}/f${i}`);
+      });
+      const total = findRow(r, { source: "request", operation: "LOOKUP" })!;
+      const queue = findRow(r, { source: "queue", operation: "LOOKUP" })!;
+      const served = findRow(r, { source: "served", operation: "LOOKUP" })!;
+      assertEquals([total.count, queue.count, served.count], [N, N, N]);
+      assertEquals(queue.sumNs + served.sumNs, total.sumNs, "queue + served = total, exactly");
+      const p50 = summarize(served).p50 / 1e6;
+      note(
+        "io_uring",
+        `${N}/${N} timed, served p50 ${p50.toFixed(1)} ms (${INJECTED_MS} injected)`,
+      );
+      assert(p50 >= INJECTED_MS && p50 <= INJECTED_MS * 1.1, `served p50 ${p50} ms`);
+      assertMatch(formatTable(r), /served over io_uring/);
+    }, { fuseOpts: "io_uring" });
+  },
+});
+
+/** A squashfs of a few of this Python's stdlib packages, mounted with squashfuse. */
+async function withPythonSquashfs<T>(fn: (mnt: string) => Promise<T>): Promise<T> {
+  const py = new TextDecoder().decode(
+    (await new Deno.Command("python3", {
+      args: ["-c", "import sysconfig; print(sysconfig.get_paths()['stdlib'])"],
+      stdout: "piped",
+    }).output()).stdout,
+  ).trim();
+  const dir = Deno.makeTempDirSync({ prefix: "fusetrace-py-" });
+  const packages = ["json", "email", "http", "urllib", "xml", "html"].map((p) => `${py}/${p}`);
+  const mk = await new Deno.Command("mksquashfs", {
+    args: [...packages, `${dir}/py.sqfs`, "-noappend", "-quiet", "-no-progress"],
+    stdout: "null",
+  }).output();
+  assert(mk.success, "mksquashfs");
+  Deno.mkdirSync(`${dir}/mnt`);
+  const daemon = new Deno.Command("squashfuse", {
+    args: ["-f", `${dir}/py.sqfs`, `${dir}/mnt`],
+    stderr: "null",
+  }).spawn();
+  try {
+    const { waitForMount, deviceOf } = await import("../../probes/mounts.ts");
+    await waitForMount(`${dir}/mnt`, deviceOf(dir));
+    return await fn(`${dir}/mnt`);
+  } finally {
+    await new Deno.Command("fusermount3", { args: ["-u", "-z", `${dir}/mnt`] }).output();
+    await daemon.status;
+    Deno.removeSync(dir, { recursive: true });
+  }
+}
+
+Deno.test({
+  name: "guest: a Python start-up from squashfuse, requests and kernel callbacks side by side",
+  ignore: !guest || !caps!.fuseTracepoints || !(caps!.kprobes || caps!.fentry),
+  async fn() {
+    await withPythonSquashfs(async (mnt) => {
+      const p = prepare({ mounts: [mnt], sources: ["request", "kernel"] });
+      const r = await traced({ mountPoint: mnt }, p, async () => {
+        const o = await new Deno.Command("python3", {
+          args: ["-c", "import json, email.parser, http.client, urllib.request, xml.dom.minidom"],
+          env: { PYTHONPATH: mnt },
+          stdout: "null",
+        }).output();
+        assert(o.success, "python3 imported from the mount");
+        await new Promise((res) => setTimeout(res, 500)); // RELEASE arrives in the background
+      });
+      const req = (op: string) => findRow(r, { source: "request", operation: op });
+      const ker = (fn: string) => findRow(r, { source: "kernel", operation: fn })?.count ?? 0;
+      const lookup = req("LOOKUP")!;
+      // Each open of a file or directory sends one OPEN / OPENDIR, and each last close one
+      // RELEASE / RELEASEDIR: two mechanisms, one number.
+      const pairs: [string, string][] = [
+        ["OPEN", "fuse_open"],
+        ["OPENDIR", "fuse_dir_open"],
+        ["RELEASE", "fuse_release"],
+        ["RELEASEDIR", "fuse_dir_release"],
+      ];
+      const got = pairs.map(([op, fn]) => [op, req(op)?.count ?? 0, ker(fn)]);
+      note(
+        "python",
+        `${r.rows.filter((x) => x.source === "request").reduce((s, x) => s + x.count, 0)} ` +
+          `requests, ${lookup.errors[2] ?? 0} negative lookups`,
+      );
+      for (const [op, n, k] of got) assertEquals(n, k, `${op} requests vs callbacks`);
+      assert((req("OPEN")?.count ?? 0) > 10, "python opened modules from the mount");
+      assert((lookup.errors[2] ?? 0) > 0, "python looked up names the mount does not have");
+      assert(lookup.count >= ker("fuse_lookup"), "every fuse_lookup call sends a LOOKUP");
+      for (const row of r.rows.filter((x) => x.source === "request" && x.operation !== "FORGET")) {
+        assertEquals(totalCount(row.buckets) + row.inFlight, row.count, `${row.operation} timed`);
+      }
+      assert(formatSideBySide(r).includes("fuse_open"), "side by side");
+    });
   },
 });

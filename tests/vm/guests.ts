@@ -18,6 +18,10 @@ export interface Guest {
   append: string[];
   /** What `auto` must pick there: `request/unique`, `request/pointer`, `kernel/fentry`, … */
   source: string;
+  /** Packages beyond {@link GUEST_PACKAGES}. */
+  packages?: string[];
+  /** Test FUSE over io_uring there (a libfuse with io_uring and a daemon built for it). */
+  uring?: boolean;
 }
 
 /** Packages every guest root gets. */
@@ -60,5 +64,9 @@ export const GUESTS: readonly Guest[] = [
     modules: ["squashfs", "loop"],
     append: ["fuse.enable_uring=1"],
     source: "request/unique",
+    // Debian builds libfuse without liburing: the matrix builds the suite's own libfuse source
+    // with it (and the C stand-in daemon against it); the guest needs the two runtime libraries.
+    packages: ["liburing2", "libnuma1"],
+    uring: true,
   },
 ];

@@ -95,7 +95,8 @@ export function exists(p: string): boolean {
  * @param log progress lines
  */
 export async function guestImage(g: Guest, log: (s: string) => void): Promise<Image> {
-  const key = await sha(JSON.stringify([g.suite, GUEST_PACKAGES, IMAGE_FORMAT, INIT]));
+  const packages = [...GUEST_PACKAGES, ...g.packages ?? []];
+  const key = await sha(JSON.stringify([g.suite, packages, IMAGE_FORMAT, INIT]));
   const dir = `${CACHE}/${g.name}-${key}`;
   if (exists(`${dir}/image.json`)) {
     return JSON.parse(Deno.readTextFileSync(`${dir}/image.json`)) as Image;
@@ -108,7 +109,7 @@ export async function guestImage(g: Guest, log: (s: string) => void): Promise<Im
     await sh("mmdebstrap", [
       "--variant=apt",
       `--aptopt=Acquire::Check-Valid-Until "false"`,
-      `--include=${GUEST_PACKAGES.join(",")}`,
+      `--include=${packages.join(",")}`,
       g.suite,
       `${tmp}/root.tar`,
       `deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] ${mirror} ${g.suite} main`,
@@ -137,6 +138,12 @@ export async function guestImage(g: Guest, log: (s: string) => void): Promise<Im
     };
     Deno.writeTextFileSync(`${tmp}/out/image.json`, JSON.stringify(image));
     Deno.renameSync(`${tmp}/out`, dir);
+    // Older images of this guest (another package list or format) are not used again.
+    for (const e of Deno.readDirSync(CACHE)) {
+      if (e.name.startsWith(`${g.name}-`) && `${CACHE}/${e.name}` !== dir) {
+        Deno.removeSync(`${CACHE}/${e.name}`, { recursive: true });
+      }
+    }
     return image;
   } finally {
     Deno.removeSync(tmp, { recursive: true });
