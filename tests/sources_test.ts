@@ -10,6 +10,9 @@ const machines: Record<string, string> = {
   "el8-4.18": "kernel/kprobe",
   "el9-5.14": "kernel/fentry",
   "ubuntu24.04-6.8": "kernel/fentry",
+  // Recorded in the kernel matrix's guests (tests/vm): Debian 12, 13 and sid.
+  "debian12-6.1": "kernel/fentry",
+  "debian-sid-7.2": "request/unique",
   // 6.12–6.17 send unique 0: requests pair by their pointer (raw tracepoints) where bpftrace can.
   "debian13-6.12": "request/pointer",
   "el10-6.12": "request/pointer",
