@@ -14,31 +14,27 @@ export async function buildStub(): Promise<string> {
     (await new Deno.Command("pkg-config", { args: ["--cflags", "--libs", "fuse3"] }).output())
       .stdout,
   ).trim().split(/\s+/);
+  await compileStub(dir, flags);
+  return stubDir = dir;
+}
+
+/**
+ * Compiles the stand-in (libcvmfs_fuse3.so.2.99 and cvmfs2) into `dir` with libfuse's `flags`; both
+ * find their libraries through `rpath` (default: `dir`).
+ */
+export async function compileStub(dir: string, flags: string[], rpath = dir): Promise<void> {
   const fx = `${root}tests/fixtures`;
+  const lib = "libcvmfs_fuse3.so.2.99";
+  const link = [...flags, `-Wl,-rpath,${rpath}`];
   for (
     const [cc, args] of [
-      ["g++", [
-        "-O0",
-        "-shared",
-        "-fPIC",
-        "-o",
-        `${dir}/libcvmfs_fuse3.so.2.99`,
-        `${fx}/cvmfs_stub.cc`,
-      ]],
-      ["gcc", [
-        "-o",
-        `${dir}/cvmfs2`,
-        `${fx}/cvmfs_stub_main.c`,
-        `-L${dir}`,
-        "-l:libcvmfs_fuse3.so.2.99",
-        `-Wl,-rpath,${dir}`,
-      ]],
+      ["g++", ["-O0", "-shared", "-fPIC", "-o", `${dir}/${lib}`, `${fx}/cvmfs_stub.cc`]],
+      ["gcc", ["-o", `${dir}/cvmfs2`, `${fx}/cvmfs_stub_main.c`, `-L${dir}`, `-l:${lib}`]],
     ] as const
   ) {
-    const o = await new Deno.Command(cc, { args: [...args, ...flags], stderr: "piped" }).output();
+    const o = await new Deno.Command(cc, { args: [...args, ...link], stderr: "piped" }).output();
     assert(o.success, new TextDecoder().decode(o.stderr));
   }
-  return stubDir = dir;
 }
 
 /**

@@ -7,8 +7,7 @@
  */
 import type { Guest } from "./guests.ts";
 import { CACHE, debianMirror, exists, sh } from "./vm.ts";
-
-const ROOT = new URL("../..", import.meta.url).pathname;
+import { compileStub } from "../_stub.ts";
 
 /** Host tools the build needs: command (or header) → package. */
 export const URING_BUILD_TOOLS: Record<string, string> = {
@@ -75,28 +74,5 @@ export async function stageUring(g: Guest, payload: string, log: (s: string) => 
   for (const e of Deno.readDirSync(`${inst}/lib`)) {
     if (e.name.startsWith("libfuse3.so.")) await sh("cp", ["-a", `${inst}/lib/${e.name}`, out]);
   }
-  const fx = `${ROOT}tests/fixtures`;
-  const flags = [
-    `-I${inst}/include/fuse3`,
-    `-L${inst}/lib`,
-    "-lfuse3",
-    "-Wl,-rpath,/payload/uring",
-  ];
-  await sh("g++", [
-    "-O0",
-    "-shared",
-    "-fPIC",
-    "-o",
-    `${out}/libcvmfs_fuse3.so.2.99`,
-    `${fx}/cvmfs_stub.cc`,
-    ...flags,
-  ]);
-  await sh("gcc", [
-    "-o",
-    `${out}/cvmfs2`,
-    `${fx}/cvmfs_stub_main.c`,
-    `-L${out}`,
-    "-l:libcvmfs_fuse3.so.2.99",
-    ...flags,
-  ]);
+  await compileStub(out, [`-I${inst}/include/fuse3`, `-L${inst}/lib`, "-lfuse3"], "/payload/uring");
 }
