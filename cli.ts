@@ -243,27 +243,53 @@ program.command("diff")
   });
 
 program.command("count")
-  .description("Count calls of every fuse kernel function (kprobes), like fuse_calls_count")
-  .option("-r, --regex <re>", "only functions matching this regular expression")
+  .description(
+    "Count calls of every fuse kernel function (kprobes), like fuse_calls_count; " +
+      "without kprobes, FUSE requests per opcode",
+  )
+  .option("-r, --regex <re>", "only functions (or, without kprobes, opcodes) matching this")
+  .option(
+    "-m, --mount <path>",
+    "only this FUSE mount (request counts only: kernel functions are machine-wide)",
+    collect,
+    [] as string[],
+  )
   .option("-d, --duration <time>", "stop after this time (else Ctrl-C)")
   .option("--csv [file]", "write the counts as CSV (default fusetrace_YYYYmmdd-HHMMSS.csv)")
   .action(async (o) => {
     const { prepareCount } = await import("./probes/runner.ts");
     const { formatCounts } = await import("./reporters/table.ts");
+    const { OPCODES } = await import("./probes/opcodes.ts");
     const durationMs = o.duration ? parseDurationMs(o.duration) : undefined;
     const csv = o.csv === true ? defaultCsvName() : o.csv;
     let p;
+    let keep = (_op: string) => true;
     try {
       p = prepareCount({
         ...(o.regex ? { regex: o.regex } : {}),
         ...(durationMs ? { durationMs } : {}),
       });
+      if (o.mount.length) {
+        throw new UsageError(
+          "count -m: kprobes count kernel functions machine-wide, not per mount; " +
+            "per mount, count requests: fusetrace trace -m PATH",
+        );
+      }
     } catch (e) {
       if (!(e instanceof UsageError) || !e.message.startsWith("kprobes are not available")) throw e;
+      const re = o.regex ? new RegExp(o.regex) : undefined; // checked by prepareCount
+      if (re && !Object.values(OPCODES).some((n) => re.test(n))) {
+        throw new UsageError(`No FUSE opcode matches "${o.regex}"`);
+      }
+      keep = (op) => !re || re.test(op);
       console.error(
         `fusetrace: ${e.message.split(";")[0]}; counting FUSE requests per opcode instead`,
       );
-      p = prepare({ sources: ["request"], ...(durationMs ? { durationMs } : {}) });
+      p = prepare({
+        sources: ["request"],
+        mounts: o.mount,
+        ...(durationMs ? { durationMs } : {}),
+      });
     }
     if (p.missingFunctions.length) {
       console.error(
@@ -275,11 +301,12 @@ program.command("count")
     const ac = new AbortController();
     const unlisten = onStopSignals(() => ac.abort());
     try {
-      const report = await run(p, {
+      const all = await run(p, {
         signal: ac.signal,
         onReady: () => console.error("Counting... Hit Ctrl-C to end."),
       });
-      console.log(formatCounts(report));
+      const report = { ...all, rows: all.rows.filter((r) => keep(r.operation)) };
+      console.log(formatCounts(report, p.sources.kernel ? "FUNC" : "OPCODE"));
       if (csv) {
         writeFileAtomic(csv, writeCsv(report));
         console.error(`CSV written to ${csv}`);

@@ -105,11 +105,11 @@ export function formatTable(report: Report): string {
 }
 
 /** Counts only, sorted, as `FUNC COUNT` lines (the original fuse_calls_count output). */
-export function formatCounts(report: Report): string {
+export function formatCounts(report: Report, head: "FUNC" | "OPCODE" = "FUNC"): string {
   const rows = [...report.rows].sort((a, b) =>
     b.count - a.count || a.operation.localeCompare(b.operation)
   );
-  return columns([["FUNC", "COUNT"], ...rows.map((r) => [r.operation, String(r.count)])]);
+  return columns([[head, "COUNT"], ...rows.map((r) => [r.operation, String(r.count)])]);
 }
 
 /** The parts of a split, by the sources that measured them, and their column heads. */

@@ -3,6 +3,7 @@
  */
 import { fileSize } from "../demo/squashfs.ts";
 import { walkStatRead } from "../demo/workload.ts";
+import { detectCapabilities } from "../probes/capabilities.ts";
 import { findRow, type Report } from "../probes/report.ts";
 import { readCsv } from "../reporters/csv.ts";
 import {
@@ -141,15 +142,39 @@ Deno.test("every program variant of this machine attaches and runs", async () =>
   }
 });
 
-Deno.test("count without kprobes says so and counts requests per opcode instead", async () => {
+Deno.test("count: kernel functions with kprobes; without, requests per opcode honouring -r and -m", async () => {
+  const caps = detectCapabilities();
   await withSquashfs(SHAPE, async (m) => {
-    const t = await spawnCli(["count", "-d", "3s"]).catch(() => undefined);
-    assert(t);
-    for (const f of m.layout.files.slice(0, 5)) await Deno.stat(`${m.mountPoint}/${f}`);
-    const o = await t.finish();
-    assertEquals(o.status.code, 0, o.stderr);
-    assert(o.stderr.includes("kprobes are not available"), o.stderr);
-    assertMatch(o.stdout, /^LOOKUP\s+7$/m); // pkg0, lib0, 5 files
+    await withSquashfs(SHAPE, async (other) => {
+      if (caps.kprobes) {
+        // Machine-wide kernel functions: -m cannot apply (exact counts: the kernel matrix).
+        const refused = await runCli(["count", "-m", m.mountPoint, "-d", "1s"]);
+        assertEquals(refused.code, 2, refused.stderr);
+        assertMatch(refused.stderr, /^fusetrace: count -m: kprobes count kernel functions/);
+        const t = await spawnCli(["count", "-r", "^fuse_lookup$", "-d", "3s"]);
+        for (const f of m.layout.files.slice(0, 5)) await Deno.stat(`${m.mountPoint}/${f}`);
+        const o = await t.finish();
+        assertEquals(o.status.code, 0, o.stderr);
+        assertMatch(o.stdout, /^FUNC\s+COUNT\nfuse_lookup\s+\d+$/);
+        return;
+      }
+      const t = await spawnCli(["count", "-r", "^LOOK", "-m", m.mountPoint, "-d", "3s"]);
+      for (const f of m.layout.files.slice(0, 5)) {
+        await Deno.stat(`${m.mountPoint}/${f}`);
+        await Deno.stat(`${other.mountPoint}/${f}`); // another mount: not counted
+      }
+      const o = await t.finish();
+      assertEquals(o.status.code, 0, o.stderr);
+      assert(o.stderr.includes("kprobes are not available"), o.stderr);
+      // pkg0, lib0 and 5 files; the GETATTRs after each LOOKUP are not asked for.
+      assertEquals(o.stdout.trim().split("\n").map((l) => l.split(/\s+/)), [
+        ["OPCODE", "COUNT"],
+        ["LOOKUP", "7"],
+      ]);
+      const none = await runCli(["count", "-r", "^fuse_", "-d", "1s"]);
+      assertEquals(none.code, 2);
+      assertMatch(none.stderr, /No FUSE opcode matches "\^fuse_"/);
+    });
   });
 });
 

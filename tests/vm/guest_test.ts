@@ -158,7 +158,11 @@ Deno.test({
       assert(want[request ? "LOOKUP" : "fuse_lookup"]! > 10, "the workload looked names up");
       assertEquals(untimed.map((x) => x.operation), []);
       assertEquals(r.unpairable ?? 0, 0);
-      assert(ownP50 >= INJECTED_MS, `testfs served LOOKUP in ${ownP50} ms`);
+      // testfs subtracts usleep's learned lateness, so a reply may come a little early too.
+      assert(
+        Math.abs(ownP50 - INJECTED_MS) <= INJECTED_MS * 0.1,
+        `testfs served LOOKUP in ${ownP50} ms`,
+      );
       // Kernel-side p50 recovers what testfs measured itself within 10 % of the injected time
       // (under emulation testfs replies a few ms past the injected delay).
       assert(
