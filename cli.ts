@@ -106,6 +106,23 @@ program.command("trace")
     const slowMs = o.slow ? parseDurationMs(o.slow, "slow-request threshold") : undefined;
     const pid = o.pid ? parsePositiveInt(o.pid, "pid") : undefined;
     const csv = o.csv === true ? defaultCsvName() : o.csv;
+    const daemonPids = o.daemonPid.map((x) => parsePositiveInt(x, "daemon pid"));
+    // Presets limited to some mounts run in the processes seen serving them (evidence).
+    let presetPids: number[] | undefined;
+    if (o.daemon.length && o.mount.length && !daemonPids.length) {
+      const { servedBy } = await import("./probes/daemon.ts");
+      const { detectCapabilities, findBpftrace } = await import("./probes/capabilities.ts");
+      const bin = findBpftrace();
+      const mounts = o.mount.map((m) => resolveMount(m));
+      const served = await servedBy(bin, detectCapabilities(bin), mounts);
+      presetPids = mounts.flatMap((m) => served.get(m.dev) ?? []);
+      if (!presetPids.length) {
+        throw new UsageError(
+          `--daemon: no process was seen serving ${o.mount.join(", ")} (a stopped daemon, one ` +
+            "serving over io_uring, or no BTF here); give it with --daemon-pid",
+        );
+      }
+    }
     const p = prepare({
       ...(o.plugins ? { plugins: parseList(o.plugins) } : {}),
       mounts: o.mount,
@@ -116,7 +133,8 @@ program.command("trace")
       ...(intervalMs ? { intervalMs } : {}),
       ...(slowMs ? { slowMs } : {}),
       ...(o.mapKeys ? { mapKeys: parsePositiveInt(o.mapKeys, "--map-keys") } : {}),
-      daemonPids: o.daemonPid.map((x) => parsePositiveInt(x, "daemon pid")),
+      daemonPids,
+      ...(presetPids ? { presetPids } : {}),
       uprobes: o.uprobe,
       daemonPresets: o.daemon.map((d) => {
         if (d !== "cvmfs" && d !== "libfuse") {
@@ -191,14 +209,24 @@ function pair(text: string, what: string): [number, number] {
 }
 
 program.command("diff")
-  .description("Compare two runs (fusetrace CSV or the original ADDR,FUNC,COUNT files)")
-  .argument("<a>", "first run (baseline)")
-  .argument("<b>", "second run")
-  .option("--only-changed", "hide rows without any change")
-  .option("--top <n>", "show only the N largest changes")
-  .addOption(new Option("--fail-on <class>", "exit 1 when a row reaches this class").choices(
-    ["yellow", "blue"] as const,
-  ))
+  .description(
+    "Did it get better or worse? Compare runs: A B, or several of each: A1 A2 … -- B1 B2 … " +
+      "(fusetrace CSV, or the original ADDR,FUNC,COUNT files)",
+  )
+  .argument("<runs...>", "the baseline run(s), then the new run(s) (after -- when several)")
+  .option(
+    "--as <name>",
+    "relabel mounts: NAME (each run has one mount) or PATH=NAME",
+    collect,
+    [] as string[],
+  )
+  .option("--only-changed", "hide rows without a change")
+  .option("--top <n>", "show only the N rows with the largest change of total time")
+  .addOption(
+    new Option("--fail-on <what>", "exit 1 on a regression (or on any change)").choices(
+      ["regression", "change"] as const,
+    ),
+  )
   .addOption(
     new Option("--format <fmt>", "output format").choices(["table", "csv", "json"] as const)
       .default("table" as const),
@@ -207,37 +235,74 @@ program.command("diff")
     new Option("--color <when>", "colour the table").choices(["auto", "always", "never"] as const)
       .default("auto" as const),
   )
-  .option("--count-abs <low,high>", "absolute count thresholds", "100,500")
-  .option("--count-rel <low,high>", "relative count thresholds, %", "10,25")
-  .option("--latency-rel <low,high>", "relative p50/p99 thresholds, %", "10,25")
-  .action(async (a, b, o) => {
+  .option("--min-rel <pct>", "smallest latency change judged, % of the baseline", "10")
+  .option("--min-abs <time>", "smallest latency change judged, per request", "1us")
+  .option("--min-total <time>", "smallest change of a row's total time judged", "1ms")
+  .option("--min-share <pct>", "... and % of the mount's total request time", "3")
+  .option("--run-noise <pct>", "run-to-run variation assumed with one run a side, %", "25")
+  .option("--alpha <p>", "significance level over all rows", "0.01")
+  .option("--count-abs <low,high>", "count thresholds of the original colours", "100,500")
+  .option("--count-rel <low,high>", "relative count thresholds of the original colours, %", "10,25")
+  .action(async (runs, o) => {
     const { loadRun } = await import("./reporters/legacy.ts");
-    const { compareReports, DEFAULT_THRESHOLDS, legend } = await import("./reporters/diff.ts");
+    const { compareRuns, DEFAULT_THRESHOLDS, legend, relabelMounts, topRows } = await import(
+      "./reporters/diff.ts"
+    );
     const render = await import("./reporters/diff_render.ts");
+    const positive = (text: string, what: string, max = Infinity, zero = false) => {
+      const n = Number(text.trim());
+      if (!/^\d+(\.\d+)?$/.test(text.trim()) || !(n > 0 || (zero && n === 0)) || n > max) {
+        throw new UsageError(
+          `Invalid ${what} "${text}": expected a number ${zero ? "≥" : "above"} 0${
+            max < Infinity ? ` and at most ${max}` : ""
+          }`,
+        );
+      }
+      return n;
+    };
     const t = {
       ...DEFAULT_THRESHOLDS,
       countAbs: pair(o.countAbs, "--count-abs"),
       countRel: pair(o.countRel, "--count-rel"),
-      latencyRel: pair(o.latencyRel, "--latency-rel"),
+      minRelPct: positive(o.minRel, "--min-rel"),
+      minAbsNs: parseDurationMs(o.minAbs, "--min-abs") * 1e6,
+      minTotalNs: parseDurationMs(o.minTotal, "--min-total") * 1e6,
+      minSharePct: positive(o.minShare, "--min-share", 100, true),
+      runNoisePct: positive(o.runNoise, "--run-noise", 1000, true),
+      alpha: positive(o.alpha, "--alpha", 0.5),
     };
     const top = o.top ? parsePositiveInt(o.top, "--top") : undefined;
-    const ra = loadRun(a);
-    const rb = loadRun(b);
-    if (Deno.realPathSync(a) === Deno.realPathSync(b)) {
-      throw new UsageError(`"${a}" and "${b}" are the same file`);
+    // `A B`, or `A1 A2 … -- B1 B2 …` (everything after -- is the new side).
+    const raw = Deno.args.slice(Deno.args.indexOf("diff") + 1);
+    const sep = raw.indexOf("--");
+    const nb = sep < 0 ? 1 : raw.length - sep - 1;
+    if ((sep < 0 && runs.length !== 2) || (sep >= 0 && (nb < 1 || runs.length - nb < 1))) {
+      throw new UsageError("diff takes two runs, A B, or several of each: A1 A2 … -- B1 B2 …");
     }
-    let rows = compareReports(ra, rb, t);
-    if (o.onlyChanged) rows = rows.filter((r) => r.delta !== 0 || r.latencySignificant);
-    if (top) rows = rows.slice(0, top);
+    const stray = runs.find((f) => f.startsWith("-"));
+    if (stray) throw new UsageError(`"${stray}": options go before --, runs after it`);
+    const load = (f: string) => relabelMounts(loadRun(f), o.as, f);
+    const d = compareRuns(runs.slice(0, runs.length - nb).map(load), runs.slice(-nb).map(load), t);
+    for (const n of d.notes) console.error(`fusetrace: ${n}`);
+    let rows = d.rows;
+    if (o.onlyChanged) rows = rows.filter((r) => r.class !== "green");
+    if (top) rows = topRows(rows, top);
     const color = o.color === "always" ||
       (o.color === "auto" && Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR"));
     if (o.format === "json") console.log(render.formatDiffJson(rows));
     else if (o.format === "csv") {
       Deno.stdout.writeSync(new TextEncoder().encode(render.formatDiffCsv(rows)));
-    } else console.log(render.formatDiffTable(rows, legend(t), color));
-    const rank = { green: 0, blue: 1, yellow: 2 };
-    if (o.failOn && rows.some((r) => rank[r.class] >= rank[o.failOn!])) {
-      console.error(`fusetrace: a change reached ${o.failOn}`);
+    } else console.log(render.formatDiffTable(rows, legend(t, [d.runsA, d.runsB]), color));
+    const hit = d.rows.filter((r) =>
+      r.operation !== "TOTAL" &&
+      (o.failOn === "change" ? r.verdict !== "same" : r.verdict === "regression")
+    );
+    if (o.failOn && hit.length) {
+      console.error(
+        `fusetrace: ${o.failOn === "change" ? "changed" : "regression"}: ${
+          hit.map(render.rowLabel).join(", ")
+        }`,
+      );
       exitCode = 1;
     }
   });
@@ -326,7 +391,7 @@ program.command("doctor")
     try {
       const bin = findBpftrace();
       const caps = detectCapabilities(bin);
-      const { text, ok } = formatDiagnosis(caps, bin, diagnoseMounts(caps));
+      const { text, ok } = formatDiagnosis(caps, bin, await diagnoseMounts(bin, caps));
       console.log(text);
       if (!ok) exitCode = 1;
     } catch (e) {

@@ -5,8 +5,8 @@
  * request bpftrace script, client and daemon pinned to one CPU, as wall-time ratios over repeats.
  * @module
  */
-import { daemonTargets } from "../probes/daemon.ts";
-import { findBpftrace } from "../probes/capabilities.ts";
+import { servedBy } from "../probes/daemon.ts";
+import { detectCapabilities, findBpftrace } from "../probes/capabilities.ts";
 import { resolveMount } from "../probes/mounts.ts";
 import { summarize } from "../probes/report.ts";
 import { traceDuring } from "../probes/runner.ts";
@@ -66,10 +66,10 @@ export function dropCaches(level: 2 | 3 = 3): void {
 }
 
 async function pinDaemons(mount: string, cpu: number): Promise<number[]> {
-  let pids: number[] = [];
-  try {
-    pids = daemonTargets([resolveMount(mount)]).map((d) => d.pid);
-  } catch { /* unknown daemon: client pinned only */ }
+  // The daemon by evidence (the connection its replies go to); unknown: the client pinned only.
+  const m = resolveMount(mount);
+  const bin = findBpftrace();
+  const pids = (await servedBy(bin, detectCapabilities(bin), [m])).get(m.dev) ?? [];
   for (const pid of pids) {
     await new Deno.Command("taskset", {
       args: ["-a", "-p", "-c", String(cpu), String(pid)],

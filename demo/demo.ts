@@ -11,7 +11,7 @@ import { unavailable } from "../probes/sources.ts";
 import { detectCapabilities } from "../probes/capabilities.ts";
 import type { Report } from "../probes/report.ts";
 import { writeCsv, writeFileAtomic } from "../reporters/csv.ts";
-import { compareReports, legend } from "../reporters/diff.ts";
+import { compareRuns, legend } from "../reporters/diff.ts";
 import { formatDiffTable } from "../reporters/diff_render.ts";
 import { formatSplit, formatTable } from "../reporters/table.ts";
 import type { TestFsOptions } from "../testfs/fs.ts";
@@ -95,8 +95,9 @@ export async function runDemo(o: DemoOptions): Promise<void> {
     if (reports.length === 2) {
       const color = o.color ?? (Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR"));
       console.log(`\n=== diff: run 1 → run 2 (fusetrace diff ${o.csv}_1.csv ${o.csv}_2.csv) ===`);
-      const rows = compareReports(reports[0]!, reports[1]!).filter((r) => r.source === "request");
-      console.log(formatDiffTable(rows, legend(), color));
+      const d = compareRuns([reports[0]!], [reports[1]!]);
+      const rows = d.rows.filter((r) => r.source === "request");
+      console.log(formatDiffTable(rows, legend(undefined, [1, 1]), color));
     }
   } finally {
     unlisten();

@@ -124,10 +124,14 @@ export interface SquashMount {
 }
 
 /**
- * Generates a tree, packs it and mounts it with squashfuse under a new temporary directory.
+ * Generates a tree, packs it and mounts it with squashfuse under a new temporary directory
+ * (`DIR/image.sqfs` on `DIR/mnt`).
  * @throws {Error} when mksquashfs or squashfuse fail
  */
-export async function mountSquashfs(shape: TreeShape): Promise<SquashMount> {
+export async function mountSquashfs(
+  shape: TreeShape,
+  o: { relative?: boolean } = {},
+): Promise<SquashMount> {
   const dir = Deno.makeTempDirSync({ prefix: "fusetrace-sqfs-" });
   const src = `${dir}/src`;
   const image = `${dir}/image.sqfs`;
@@ -143,8 +147,10 @@ export async function mountSquashfs(shape: TreeShape): Promise<SquashMount> {
   if (!mk.success) throw new Error(`mksquashfs failed: ${new TextDecoder().decode(mk.stderr)}`);
   Deno.removeSync(src, { recursive: true });
   const before = deviceOf(mountPoint);
+  // relative: `squashfuse -f image.sqfs mnt` run in the directory, as users type it.
   const daemon = new Deno.Command("squashfuse", {
-    args: ["-f", image, mountPoint],
+    args: o.relative ? ["-f", "image.sqfs", "mnt"] : ["-f", image, mountPoint],
+    cwd: dir,
     stdout: "null",
     stderr: "null",
   }).spawn();

@@ -33,10 +33,59 @@ export const CONNECTION_SOURCES = ["request", "daemon", "queue", "transit", "ser
 /** How the request source pairs a send with its end: `unique`, or the `struct fuse_req` pointer. */
 export type RequestKey = "unique" | "pointer";
 
-/** A daemon process serving a connection (daemon source). */
+/**
+ * A process that may serve FUSE connections (daemon source). Without `connection` (the usual case)
+ * the connection each read()/writev() serves is read in the kernel from the /dev/fuse descriptor it
+ * uses (BTF: file → struct fuse_dev → fc->dev), so a request is attributed by evidence, never by
+ * what the command line looks like; with it (`--daemon-pid`), every request the process reads is
+ * taken as that connection's.
+ */
 export interface DaemonTarget {
   pid: number;
-  connection: number;
+  connection?: number;
+}
+
+/** The device number of /dev/fuse (10:229) as the kernel's dev_t (major << 20 | minor). */
+const FUSE_DEV_RDEV = (10 << 20) | 229;
+
+/** `$c` = the FUSE connection a descriptor serves, read from its file (BTF); unchanged if none. */
+function connectionOfFd(fd: string): string[] {
+  return [
+    `$f = *(curtask->files->fdt->fd + ${fd});`,
+    `if ($f->f_inode->i_rdev == ${FUSE_DEV_RDEV}) {`,
+    `  $c = (uint64)((struct fuse_dev *)$f->private_data)->fc->dev;`,
+    `}`,
+  ];
+}
+
+/**
+ * A program that records which connection each of `pids` replies to on /dev/fuse, as
+ * `@served[pid, connection]` (evidence of who serves which mount); it ends after `ms`.
+ */
+export function composeServedBy(version: Version, pids: readonly number[], ms: number): string {
+  const arg = versionAtLeast(version, [0, 19, 0]) ? "args." : "args->";
+  return [
+    `tracepoint:syscalls:sys_enter_writev /${pids.map((p) => `pid == ${p}`).join(" || ")}/`,
+    "{",
+    "  $c = (uint64)0;",
+    ...indent(connectionOfFd(`${arg}fd`)),
+    "  if ($c != 0) { @served[pid, $c] = count(); }",
+    "}",
+    "",
+    `interval:ms:${ms} { exit(); }`,
+    "",
+  ].join("\n");
+}
+
+/**
+ * Set in bpftrace's environment (as `NAME=1`), it makes bpftrace print this name once every probe
+ * is attached.
+ */
+export const READY_MARK = "__BPFTRACE_NOTIFY_PROBES_ATTACHED";
+
+/** Arguments that make this bpftrace version compile `file` without running it. */
+export function dryRunArgs(version: Version, file: string): string[] {
+  return [versionAtLeast(version, [0, 22, 0]) ? "--dry-run" : "-d", file];
 }
 
 /** A daemon function timed with uprobe/uretprobe. */
@@ -222,7 +271,7 @@ export function compose(o: ComposeOptions): Composed {
   if (o.durationMs) out.push(`interval:ms:${o.durationMs} { exit(); }`, "");
   const scratch = [
     ...(timed.length ? ["@fs"] : []),
-    ...(daemons.length ? ["@rbuf", "@dr"] : []),
+    ...(daemons.length ? ["@rbuf", "@rcon", "@dr"] : []),
     ...(ctx.split ? ["@dw"] : []),
     ...(o.slowNs && request ? ["@who"] : []),
     ...(ctx.sent ? ["@snt"] : []),
@@ -461,22 +510,32 @@ function daemonProbes(ctx: Ctx, daemons: readonly DaemonTarget[]): string[] {
   if (!daemons.length) return [];
   const { arg, split } = ctx;
   const pids = `/${daemons.map((d) => `pid == ${d.pid}`).join(" || ")}/`;
-  const conn =
-    daemons.map((d, i) =>
-      `${i ? "} else " : ""}if (pid == ${d.pid}) {\n  $c = (uint64)${d.connection};`
-    ).join("\n") + "\n}";
+  const given = daemons.filter((d) => d.connection !== undefined);
+  // The connection a descriptor serves, from the kernel (the file's struct fuse_dev), or as given.
+  const conn = (fd: string) =>
+    given.length
+      ? (given.map((d, i) =>
+        `${i ? "} else " : ""}if (pid == ${d.pid}) {\n  $c = (uint64)${d.connection};`
+      ).join("\n") + "\n}").split("\n")
+      : connectionOfFd(fd);
+  const selected = ctx.o.connections?.length
+    ? ` && (${ctx.o.connections.map((c) => `$c == ${c}`).join(" || ")})`
+    : "";
   for (const m of ["@lat", "@st", "@min", "@max", "@err", "@cnt", "@dmiss"]) ctx.used.add(m);
   const read = [
     `$p = @rbuf[tid];`,
-    `$c = (uint64)0;`,
+    `$c = @rcon[tid];`,
     `$op = (uint64)0;`,
     `$u = (uint64)0;`,
     ...ctx.maskVar,
     `if ($p != 0) {`,
     `  delete(@rbuf[tid]);`,
     `}`,
-    `if ($p != 0 && ${arg}ret >= 40 && (int64)*uptr((uint32*)$p) == ${arg}ret) {`,
-    ...indent(conn.split("\n")),
+    `if ($c != 0) {`,
+    `  delete(@rcon[tid]);`,
+    `}`,
+    // A read of another file, or of a connection not traced, has $c == 0.
+    `if ($c != 0 && ${arg}ret >= 40 && (int64)*uptr((uint32*)$p) == ${arg}ret) {`,
     `  $op = (uint64)*uptr((uint32*)($p + 4));`,
     `  $u = *uptr((uint64*)($p + 8));`,
     ...indent(guarded(ctx.opConds, [
@@ -490,10 +549,7 @@ function daemonProbes(ctx: Ctx, daemons: readonly DaemonTarget[]): string[] {
     `  @dmiss = count();`,
     `}`,
   ];
-  const write = [
-    `$now = nsecs;`,
-    `$c = (uint64)0;`,
-    ...conn.split("\n"),
+  const reply = [
     `$h = *uptr((uint64*)${arg}vec);`,
     `$u = *uptr((uint64*)($h + 8));`,
     `$v = @dr[$c, $u];`,
@@ -519,10 +575,23 @@ function daemonProbes(ctx: Ctx, daemons: readonly DaemonTarget[]): string[] {
       : []),
     `}`,
   ];
+  const write = [
+    `$now = nsecs;`,
+    `$c = (uint64)0;`,
+    ...conn(`${arg}fd`),
+    `if ($c != 0${selected}) {`,
+    ...indent(reply),
+    `}`,
+  ];
   return [
     `tracepoint:syscalls:sys_enter_read ${pids}`,
     "{",
     `  @rbuf[tid] = ${arg}buf;`,
+    `  $c = (uint64)0;`,
+    ...indent(conn(`${arg}fd`)),
+    `  if ($c != 0${selected}) {`,
+    `    @rcon[tid] = $c;`,
+    `  }`,
     "}",
     "",
     `tracepoint:syscalls:sys_exit_read ${pids}`,

@@ -3,7 +3,14 @@
  * functions uprobes can time (CVMFS's callbacks, libfuse's fuse_reply_*).
  * @module
  */
-import type { DaemonTarget, UprobeTarget } from "./compose.ts";
+import { type Capabilities, parseVersion } from "./capabilities.ts";
+import {
+  composeServedBy,
+  type DaemonTarget,
+  dryRunArgs,
+  READY_MARK,
+  type UprobeTarget,
+} from "./compose.ts";
 import { UsageError } from "./errors.ts";
 import type { MountInfo } from "./mounts.ts";
 import type { ProbePlugin } from "./plugin.ts";
@@ -53,33 +60,112 @@ export function holdsIoUring(pid: number): boolean {
 }
 
 /**
- * The mounts (of `mounts`) whose daemon holds an io_uring instance, where the kernel enables FUSE
- * over io_uring: their requests never pass through the daemon's read()/writev().
+ * The processes holding /dev/fuse and an io_uring instance, as `pid N (command)`, where the kernel
+ * enables FUSE over io_uring: the requests they serve on rings never pass through read()/writev().
  */
-export function ioUringMounts(mounts: readonly MountInfo[], kernelEnables: boolean): string[] {
+export function ioUringDaemons(kernelEnables: boolean, daemons = fuseDaemons()): string[] {
   if (!kernelEnables) return [];
-  const daemons = fuseDaemons();
-  return mounts.filter((m) => daemonsOf(m, daemons).some(holdsIoUring)).map((m) => m.mountPoint);
+  return daemons.filter((d) => holdsIoUring(d.pid)).map((d) =>
+    `pid ${d.pid} (${d.args[0]?.split("/").pop() ?? "?"})`
+  );
 }
 
+/** Why the daemon of a mount cannot be told on this machine, or undefined when it can. */
+export function connectionUnreadable(bin: string, caps: Capabilities): string | undefined {
+  if (!caps.btf) {
+    return "this kernel has no BTF (/sys/kernel/btf/vmlinux), through which a daemon's " +
+      "/dev/fuse descriptor shows the mount it serves";
+  }
+  const version = parseVersion(caps.bpftrace) ?? [0, 16, 0];
+  const key = `${bin} ${caps.bpftrace}`;
+  if (!READABLE.has(key)) {
+    const file = Deno.makeTempFileSync({ prefix: "fusetrace-check-", suffix: ".bt" });
+    try {
+      Deno.writeTextFileSync(file, composeServedBy(version, [1], 1));
+      const o = new Deno.Command(bin, {
+        args: dryRunArgs(version, file),
+        stdout: "null",
+        stderr: "piped",
+      }).outputSync();
+      READABLE.set(key, o.success ? "" : new TextDecoder().decode(o.stderr));
+    } finally {
+      Deno.removeSync(file);
+    }
+  }
+  const err = READABLE.get(key);
+  return err
+    ? `bpftrace ${caps.bpftrace} cannot read struct fuse_dev here (${
+      err.split("\n").find((l) => l.includes("ERROR"))?.trim() ?? "compile error"
+    })`
+    : undefined;
+}
+const READABLE = new Map<string, string>();
+
 /**
- * The daemons serving a mount: those whose command line names the mount point — absolute, or
- * relative (libfuse daemons chdir to / once mounted, so a relative path is matched by its end).
+ * Which process serves which connection, by evidence: for about a second, the connection each
+ * /dev/fuse holder's replies go to (its descriptor's struct fuse_dev), while a statfs() of every
+ * mount makes each daemon answer once. A daemon that does not reply (stopped, or serving over
+ * io_uring) is not attributed. Returns connection → pids.
  */
-export function daemonsOf(mount: MountInfo, daemons: FuseDaemon[] = fuseDaemons()): number[] {
-  const names = (a: string) => {
-    const p = a.replace(/\/+$/, "");
-    return p === mount.mountPoint ||
-      (!p.startsWith("/") && !!p && mount.mountPoint.endsWith(`/${p.replace(/^(\.\/)+/, "")}`));
+export async function servedBy(
+  bin: string,
+  caps: Capabilities,
+  mounts: readonly MountInfo[],
+  daemons = fuseDaemons(),
+): Promise<Map<number, number[]>> {
+  const out = new Map<number, number[]>();
+  if (!daemons.length || !mounts.length || connectionUnreadable(bin, caps)) return out;
+  const version = parseVersion(caps.bpftrace) ?? [0, 16, 0];
+  const child = new Deno.Command(bin, {
+    args: ["-e", composeServedBy(version, daemons.map((d) => d.pid), 1500)],
+    env: { [READY_MARK]: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let asking: Promise<unknown> | undefined;
+  // statfs() is never cached: every live daemon answers it. A hung one must not hang us.
+  const ask = () =>
+    asking ??= Promise.all(mounts.map(async (m) => {
+      const stat = new Deno.Command("stat", {
+        args: ["-f", m.mountPoint],
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+      const t = setTimeout(() => stat.kill("SIGKILL"), 1000);
+      await stat.status;
+      clearTimeout(t);
+    }));
+  // The mark comes on stdout or stderr, by bpftrace version.
+  const read = async (stream: ReadableStream<Uint8Array>) => {
+    let seen = "";
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+      seen += chunk;
+      if (seen.includes(READY_MARK)) ask();
+    }
+    return seen;
   };
-  return daemons.filter((d) => d.args.slice(1).some(names)).map((d) => d.pid);
+  const [text] = await Promise.all([read(child.stdout), read(child.stderr), child.status]);
+  await asking;
+  for (const m of text.matchAll(/^@served\[(\d+), (\d+)\]: \d+$/gm)) {
+    const conn = Number(m[2]);
+    out.set(conn, [...(out.get(conn) ?? []), Number(m[1])]);
+  }
+  return out;
 }
 
 /**
- * Daemon targets for the daemon source: the daemon of each mount, or `pids` for the one mount.
- * @throws {UsageError} when `pids` are given for several mounts, or no daemon is found
+ * Daemon targets for the daemon source: `pids` for the one mount (`--daemon-pid`), else every
+ * process holding /dev/fuse — which connection each of its reads and replies serves is read in the
+ * kernel from its descriptor, so requests are attributed by evidence (see compose.ts).
+ * @throws {UsageError} when `pids` are given for several mounts, no process holds /dev/fuse, or
+ * this machine cannot tell the connection of a descriptor (then: `--daemon-pid`)
  */
-export function daemonTargets(mounts: MountInfo[], pids: readonly number[] = []): DaemonTarget[] {
+export function daemonTargets(
+  mounts: MountInfo[],
+  pids: readonly number[],
+  bin: string,
+  caps: Capabilities,
+): DaemonTarget[] {
   if (pids.length) {
     if (mounts.length !== 1) {
       throw new UsageError("--daemon-pid needs exactly one --mount (the mount it serves)");
@@ -94,16 +180,16 @@ export function daemonTargets(mounts: MountInfo[], pids: readonly number[] = [])
     return pids.map((pid) => ({ pid, connection: mounts[0]!.dev }));
   }
   const all = fuseDaemons();
-  const targets = mounts.flatMap((m) =>
-    daemonsOf(m, all).map((pid) => ({ pid, connection: m.dev }))
-  );
-  if (!targets.length) {
+  if (!all.length) {
+    throw new UsageError("No process holds /dev/fuse: no FUSE daemon runs here to trace");
+  }
+  const why = connectionUnreadable(bin, caps);
+  if (why) {
     throw new UsageError(
-      `No daemon found for ${mounts.map((m) => m.mountPoint).join(", ") || "any FUSE mount"} ` +
-        "(a process with /dev/fuse open naming the mount point); give it with --daemon-pid",
+      `Cannot tell which daemon serves which mount: ${why}; give it with --daemon-pid and --mount`,
     );
   }
-  return targets;
+  return all.map((d) => ({ pid: d.pid }));
 }
 
 /** The path of a mapped library of a process whose file name matches `re`. */

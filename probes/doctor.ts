@@ -5,30 +5,46 @@
 import type { Capabilities } from "./capabilities.ts";
 import { fuseMounts, type MountInfo } from "./mounts.ts";
 import { unavailable } from "./sources.ts";
-import { daemonsOf, fuseDaemons, holdsIoUring } from "./daemon.ts";
+import { sanitize } from "../reporters/format.ts";
+import { connectionUnreadable, fuseDaemons, ioUringDaemons, servedBy } from "./daemon.ts";
 
 /** A FUSE mount with the daemon serving it. */
 export interface MountDiagnosis extends MountInfo {
   /** Connection number as in /sys/fs/fuse/connections (the minor device number). */
   connection: number;
-  /** PIDs of processes holding /dev/fuse whose command line names the mount point. */
+  /** PIDs of the processes seen replying to its requests (empty: none replied). */
   daemons: number[];
-  /** Its daemon holds an io_uring instance (and the kernel enables FUSE over io_uring). */
-  ioUring: boolean;
 }
 
-/** Every FUSE mount with its connection, daemon PIDs and transport. */
-export function diagnoseMounts(caps: Pick<Capabilities, "fuseUring">): MountDiagnosis[] {
-  const daemons = fuseDaemons();
-  return fuseMounts().map((m) => {
-    const pids = daemonsOf(m, daemons);
-    return {
+/** What doctor found: the mounts, and what it could not tell. */
+export interface Diagnosis {
+  mounts: MountDiagnosis[];
+  /** Why daemons cannot be attributed to mounts here (then: --daemon-pid), if so. */
+  daemonsUnknown?: string;
+  /** /dev/fuse holders serving over io_uring (`pid N (command)`). */
+  ioUring: string[];
+}
+
+/**
+ * Every FUSE mount with its connection and, by evidence, its daemon: the process whose replies
+ * go to its connection while doctor asks each mount a statfs() (see {@link servedBy}).
+ */
+export async function diagnoseMounts(bin: string, caps: Capabilities): Promise<Diagnosis> {
+  const mounts = fuseMounts();
+  const holders = fuseDaemons();
+  const why = holders.length && mounts.length ? connectionUnreadable(bin, caps) : undefined;
+  const served = why || !caps.root
+    ? new Map<number, number[]>()
+    : await servedBy(bin, caps, mounts, holders);
+  return {
+    mounts: mounts.map((m) => ({
       ...m,
       connection: m.dev & 0xfffff,
-      daemons: pids,
-      ioUring: !!caps.fuseUring && pids.some(holdsIoUring),
-    };
-  });
+      daemons: served.get(m.dev) ?? [],
+    })),
+    ...(why ? { daemonsUnknown: why } : {}),
+    ioUring: ioUringDaemons(!!caps.fuseUring, holders),
+  };
 }
 
 /** One checklist item: present or not; when not, what it costs and how to get it. */
@@ -121,8 +137,9 @@ function checks(caps: Capabilities, binPath: string): Check[] {
 export function formatDiagnosis(
   caps: Capabilities,
   binPath: string,
-  mounts: MountDiagnosis[],
+  d: Diagnosis,
 ): { text: string; ok: boolean } {
+  const mounts = d.mounts;
   const lines: string[] = [];
   for (const c of checks(caps, binPath)) {
     lines.push(`[${c.ok ? "ok" : "--"}] ${c.what}`);
@@ -131,9 +148,21 @@ export function formatDiagnosis(
   lines.push("", mounts.length ? "FUSE mounts:" : "FUSE mounts: none");
   for (const m of mounts) {
     lines.push(
-      `  ${m.mountPoint}  type ${m.fsType}  connection ${m.connection}  daemon pid ${
-        m.daemons.length ? m.daemons.join(",") : "?"
-      }${m.ioUring ? "  transport io_uring (the daemon source sees none of its requests)" : ""}`,
+      `  ${sanitize(m.mountPoint)}  type ${sanitize(m.fsType)}  connection ${m.connection}  ` +
+        `daemon pid ${m.daemons.length ? m.daemons.join(",") : "?"}`,
+    );
+  }
+  if (mounts.length && d.daemonsUnknown) {
+    lines.push(`  daemon pid ?: ${d.daemonsUnknown}; give it to trace with --daemon-pid`);
+  } else if (mounts.some((m) => !m.daemons.length)) {
+    lines.push(
+      "  daemon pid ?: no process replied to that mount's statfs() within a second " +
+        "(stopped, hung, or serving over io_uring)",
+    );
+  }
+  for (const u of d.ioUring) {
+    lines.push(
+      `  ${u} serves FUSE over io_uring: the daemon source (read/writev) sees none of its requests`,
     );
   }
   const req = unavailable("request", caps);

@@ -91,8 +91,8 @@ export interface Report {
    */
   unpairable?: number;
   /**
-   * Mounts whose daemon serves requests over io_uring: the daemon source (read()/writev()) sees none
-   * of them; the request source and fuse:fuse_request_sent still do.
+   * FUSE daemons serving over io_uring (`pid N (command)`): the daemon source (read()/writev()) sees
+   * none of the requests they serve on rings; the request source and fuse:fuse_request_sent do.
    */
   ioUring?: string[];
   /** Daemon reads that began before tracing (their request is counted, not timed, by the daemon). */

@@ -13,11 +13,19 @@ import {
   isRoot,
   parseVersion,
 } from "./capabilities.ts";
-import { compose, composeCount, type Composed, END_MARK, type UprobeTarget } from "./compose.ts";
+import {
+  compose,
+  composeCount,
+  type Composed,
+  END_MARK,
+  READY_MARK,
+  type UprobeTarget,
+} from "./compose.ts";
 import {
   cvmfsTargets,
   daemonTargets,
-  ioUringMounts,
+  fuseDaemons,
+  ioUringDaemons,
   libfuseReplyTargets,
   parseUprobeSpec,
   uprobeSymbols,
@@ -73,6 +81,11 @@ export interface TraceOptions {
   uprobes?: readonly string[];
   /** Presets of daemon functions: `cvmfs` (callbacks), `libfuse` (reply counts). */
   daemonPresets?: readonly ("cvmfs" | "libfuse")[];
+  /**
+   * The processes presets and uprobes run in (default: `daemonPids`, else every /dev/fuse holder);
+   * find those of some mounts with `servedBy()` (the CLI does).
+   */
+  presetPids?: readonly number[];
 }
 
 /** A composed trace, ready to run. */
@@ -87,7 +100,7 @@ export interface Prepared {
   missingFunctions: string[];
   /** Daemon functions probed (timed `--uprobe`/`--daemon cvmfs`, counted `--daemon libfuse`). */
   daemonFunctions: number;
-  /** Traced mounts served over io_uring (see {@link ioUringMounts}). */
+  /** FUSE daemons serving over io_uring, `pid N (command)` (see {@link ioUringDaemons}). */
   ioUring?: string[];
 }
 
@@ -168,10 +181,20 @@ export function prepare(o: TraceOptions = {}): Prepared {
     : { found: [], missing: [] };
   const scope = selectedMounts.length ? selectedMounts : all;
   const presets = o.daemonPresets ?? [];
-  const daemons = sources.daemon || presets.length || o.daemonPids?.length
-    ? daemonTargets(scope, o.daemonPids)
-    : [];
-  const pids = [...new Set(daemons.map((d) => d.pid))];
+  const daemons = sources.daemon ? daemonTargets(scope, o.daemonPids ?? [], bin, caps) : [];
+  // Uprobes run in the daemons: given, or every /dev/fuse holder — which, for a preset limited to
+  // some mounts, must be one process (the mount a process serves shows only in its requests).
+  const holders = o.daemonPids?.length || o.presetPids?.length ? [] : fuseDaemons();
+  if (presets.length && !o.presetPids?.length && selectedMounts.length && holders.length > 1) {
+    throw new UsageError(
+      `--daemon ${presets[0]} with --mount: ${holders.length} processes serve FUSE mounts here ` +
+        `(pids ${holders.map((d) => d.pid).join(", ")}); give the one of ` +
+        `${selectedMounts[0]!.mountPoint} with --daemon-pid`,
+    );
+  }
+  const pids = [
+    ...new Set([...(o.daemonPids ?? []), ...(o.presetPids ?? []), ...holders.map((d) => d.pid)]),
+  ];
   const uprobes: UprobeTarget[] = (o.uprobes ?? []).flatMap((spec) => {
     const { binary, pattern } = parseUprobeSpec(spec);
     const symbols = uprobeSymbols(bin, binary, pattern);
@@ -217,12 +240,12 @@ export function prepare(o: TraceOptions = {}): Prepared {
     composed,
     missingFunctions: resolved.missing,
     daemonFunctions: uprobes.length + uprobeCounts.length,
-    ioUring: ioUringMounts(scope, !!caps.fuseUring),
+    ioUring: ioUringDaemons(!!caps.fuseUring),
   };
 }
 
 const NOISE = /RLIMIT_MEMLOCK|available_filter_functions|^\s*$/;
-const READY = "__BPFTRACE_NOTIFY_PROBES_ATTACHED";
+const READY = READY_MARK;
 
 /** Splits a byte stream into lines. */
 async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {

@@ -26,6 +26,7 @@ import {
   errorCount,
   type OpRow,
   type Report,
+  rowKey,
   SOURCE_NAMES,
   type SourceName,
   summarize,
@@ -148,6 +149,7 @@ export function readCsv(text: string, file: string): Report {
     throw new UsageError(`${file}:1: not a fusetrace CSV header (expected "${COLUMNS[0]},…")`);
   }
   const rows: OpRow[] = [];
+  const seen = new Map<string, number>();
   let meta: Report["meta"] | undefined;
   for (const { record, info } of records.slice(1)) {
     const at = `${file}:${info.lines}`;
@@ -161,10 +163,14 @@ export function readCsv(text: string, file: string): Report {
     if (f.schema !== SCHEMA) {
       throw new UsageError(`${at}: schema "${f.schema}" is not supported (expected "${SCHEMA}")`);
     }
+    // Counts, bytes and nanoseconds are whole numbers ≥ 0; seconds may have a fraction.
     const int = (c: typeof COLUMNS[number], empty = false) => {
       const v = f[c];
       if (empty && v === "") return 0;
-      if (!/^-?\d+(\.\d+)?$/.test(v)) throw new UsageError(`${at}: ${c} "${v}" is not a number`);
+      const ok = c === "duration_s" ? /^\d+(\.\d+)?$/.test(v) : /^\d+$/.test(v);
+      if (!ok || !Number.isSafeInteger(Math.floor(Number(v)))) {
+        throw new UsageError(`${at}: ${c} "${v}" is not a whole number ≥ 0`);
+      }
       return Number(v);
     };
     meta ??= {
@@ -190,7 +196,7 @@ export function readCsv(text: string, file: string): Report {
     }
     const buckets = new Map<number, number>();
     for (const part of f.buckets ? f.buckets.split(";") : []) {
-      const m = /^(\d+):(\d+)$/.exec(part);
+      const m = /^(\d{1,4}):(\d{1,15})$/.exec(part);
       if (!m) throw new UsageError(`${at}: bad bucket "${part}"`);
       buckets.set(Number(m[1]), Number(m[2]));
     }
@@ -212,6 +218,11 @@ export function readCsv(text: string, file: string): Report {
     if (totalCount(buckets) !== int("timed")) {
       throw new UsageError(`${at}: timed ${f.timed} does not match the buckets' total`);
     }
+    const first = seen.get(rowKey(row));
+    if (first !== undefined) {
+      throw new UsageError(`${at}: the same source, mount, plugin and operation as line ${first}`);
+    }
+    seen.set(rowKey(row), info.lines);
     rows.push(row);
   }
   if (!meta) throw new UsageError(`${file}: no data rows`);

@@ -25,8 +25,23 @@ export function fmtBytes(n: number): string {
   return `${v.toPrecision(v < 10 ? 2 : 3)}${units[u]}`;
 }
 
-/** Pads a table: first column left-aligned, the others right-aligned. */
-export function columns(rows: string[][]): string {
+/**
+ * A string from the system (mount path, command name, file name) made safe for a terminal: control
+ * characters (newline, escape, DEL, C1) become visible escapes (`\n`, `\x1b`); backslashes double.
+ */
+export function sanitize(s: string): string {
+  // deno-lint-ignore no-control-regex
+  return s.replace(/[\\\x00-\x1f\x7f-\x9f]/g, (ch) => {
+    if (ch === "\\") return "\\\\";
+    if (ch === "\n") return "\\n";
+    if (ch === "\t") return "\\t";
+    return `\\x${ch.charCodeAt(0).toString(16).padStart(2, "0")}`;
+  });
+}
+
+/** Pads a table (every cell {@link sanitize}d): first column left-aligned, the others right. */
+export function columns(cells: string[][]): string {
+  const rows = cells.map((r) => r.map(sanitize));
   const widths: number[] = [];
   for (const r of rows) r.forEach((c, i) => widths[i] = Math.max(widths[i] ?? 0, c.length));
   return rows.map((r) =>

@@ -8,6 +8,9 @@ import { UsageError } from "../probes/errors.ts";
 import { emptyRow, type Report } from "../probes/report.ts";
 import { isFusetraceCsv, parseRecords, readCsv } from "./csv.ts";
 
+/** Largest file read as a run (a run of every opcode on 1 000 mounts is a few MB). */
+export const MAX_RUN_BYTES = 256 * 1024 * 1024;
+
 /** The tool name a legacy file's report carries in its metadata. */
 export const LEGACY_TOOL = "fuse_calls_count";
 
@@ -18,6 +21,7 @@ export const LEGACY_TOOL = "fuse_calls_count";
 export function readLegacy(text: string, file: string): Report {
   const records = parseRecords(text, file);
   const rows = new Map<string, ReturnType<typeof emptyRow>>();
+  const addrs = new Set<string>();
   for (const { record, info } of records.slice(1)) {
     const at = `${file}:${info.lines}`;
     if (record.length !== 3) {
@@ -25,8 +29,13 @@ export function readLegacy(text: string, file: string): Report {
     }
     const [addr, func, count] = record as [string, string, string];
     if (!/^\d+$/.test(addr)) throw new UsageError(`${at}: ADDR "${addr}" is not a decimal address`);
-    if (!/^\d+$/.test(count)) throw new UsageError(`${at}: COUNT "${count}" is not a number`);
+    if (!/^\d{1,15}$/.test(count)) {
+      throw new UsageError(`${at}: COUNT "${count}" is not a whole number ≥ 0`);
+    }
     if (!func) throw new UsageError(`${at}: empty FUNC`);
+    if (addrs.has(addr)) throw new UsageError(`${at}: ADDR ${addr} is listed twice`);
+    addrs.add(addr);
+    // One name at several addresses (static functions of the same name) is one row by name.
     const row = rows.get(func) ??
       emptyRow({ source: "kernel", mount: "-", plugin: "-", operation: func });
     row.count += Number(count);
@@ -47,8 +56,15 @@ export function readLegacy(text: string, file: string): Report {
 export function loadRun(file: string): Report {
   let text: string;
   try {
+    // A FIFO or a device (/dev/zero) would block or never end: only regular files are runs.
+    const st = Deno.statSync(file);
+    if (!st.isFile) throw new UsageError(`${file}: not a regular file`);
+    if (st.size > MAX_RUN_BYTES) {
+      throw new UsageError(`${file}: ${st.size} bytes, larger than any run (${MAX_RUN_BYTES})`);
+    }
     text = Deno.readTextFileSync(file);
   } catch (e) {
+    if (e instanceof UsageError) throw e;
     const why = e instanceof Deno.errors.NotFound ? "no such file" : (e as Error).message;
     throw new UsageError(`${file}: cannot read: ${why.split(",")[0]}`);
   }

@@ -89,11 +89,11 @@ export function formatTable(report: Report): string {
         "(counts, sums and extremes are exact; percentiles miss them): raise --map-keys",
     );
   }
-  for (const m of report.ioUring ?? []) {
+  for (const d of report.ioUring ?? []) {
     out.push(
-      `note: ${m} is served over io_uring (its daemon holds an io_uring instance): the daemon ` +
-        "source (read/writev on /dev/fuse) sees none of its requests; requests and the " +
-        "fuse_request_sent split (Linux 7.x) do",
+      `note: ${d} serves FUSE over io_uring (it holds /dev/fuse and an io_uring instance): the ` +
+        "daemon source (read/writev on /dev/fuse) sees none of the requests it serves on rings; " +
+        "requests and the fuse_request_sent split (Linux 7.x) do",
     );
   }
   if (report.unmatched) {

@@ -54,8 +54,9 @@ export async function runCli(
 export async function withSquashfs<T>(
   shape: TreeShape,
   fn: (m: SquashMount) => Promise<T>,
+  o: { relative?: boolean } = {},
 ): Promise<T> {
-  const m = await mountSquashfs(shape);
+  const m = await mountSquashfs(shape, o);
   try {
     return await fn(m);
   } finally {

@@ -55,12 +55,15 @@ const variants: Record<string, Omit<ComposeOptions, "version">> = {
     kernelFunctions: FUNCS,
     fentry: true,
   },
+  // The daemons' connections read from their /dev/fuse descriptors (evidence), two mounts.
   split: {
     plugins: builtinPlugins,
-    daemons: [{ pid: 4242, connection: 45 }, { pid: 4343, connection: 46 }],
+    daemons: [{ pid: 4242 }, { pid: 4343 }],
+    connections: [45, 46],
     intervalMs: 1000,
   },
-  // Linux 6.12–6.17: requests paired by their pointer on the raw tracepoints (bpftrace ≥ 0.18).
+  // Linux 6.12–6.17: requests paired by their pointer on the raw tracepoints (bpftrace ≥ 0.18);
+  // the daemon given (--daemon-pid).
   pointer: {
     plugins: builtinPlugins,
     requestKey: "pointer",
@@ -73,7 +76,7 @@ const variants: Record<string, Omit<ComposeOptions, "version">> = {
     plugins: [lookup],
     known: builtinPlugins,
     request: false,
-    daemons: [{ pid: 4242, connection: 45 }],
+    daemons: [{ pid: 4242 }],
   },
 };
 

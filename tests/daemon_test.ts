@@ -11,7 +11,15 @@ import { findRow, type OpRow, type Report, summarize } from "../probes/report.ts
 import { writeTree } from "../demo/squashfs.ts";
 import { walkStatRead } from "../demo/workload.ts";
 import { builtinPlugins } from "../plugins/mod.ts";
-import { assert, assertEquals, assertGolden, traced, withSquashfs } from "./_helpers.ts";
+import {
+  assert,
+  assertEquals,
+  assertGolden,
+  assertMatch,
+  runCli,
+  traced,
+  withSquashfs,
+} from "./_helpers.ts";
 
 function rows(r: Report, source: string, mount: string): Map<string, OpRow> {
   return new Map(
@@ -43,6 +51,33 @@ function assertSplit(r: Report, mount: string, missedLookups: number) {
     }
   }
 }
+
+Deno.test("daemons by evidence: two look-alike daemons, each mount counted from its own", async () => {
+  const shape = { dirs: 1, subdirs: 1, filesPerDir: 10 };
+  const cmdline = (pid: number) => Deno.readTextFileSync(`/proc/${pid}/cmdline`);
+  await withSquashfs(shape, async (a) => {
+    await withSquashfs(shape, async (b) => {
+      // Both are `squashfuse -f image.sqfs mnt`, run in their own directories.
+      assertEquals(cmdline(a.daemon.pid), cmdline(b.daemon.pid));
+      const r = await traced({ mounts: [b.mountPoint], sources: ["daemon"] }, async () => {
+        for (const f of a.layout.files) await Deno.stat(`${a.mountPoint}/${f}`);
+        for (const f of b.layout.files.slice(0, 5)) await Deno.stat(`${b.mountPoint}/${f}`);
+      });
+      const lookups = r.rows.filter((x) => x.operation === "LOOKUP");
+      // b's own: pkg0, lib0 and 5 files, less the first, whose read() began before tracing (as
+      // did a's daemon's); none of a's 12.
+      assertEquals(lookups.map((x) => [x.source, x.mount, x.count]), [["daemon", b.mountPoint, 6]]);
+      assertEquals(r.daemonMissed, 2);
+      const doctor = await runCli(["doctor"]);
+      for (const m of [a, b]) {
+        assertMatch(
+          doctor.stdout,
+          new RegExp(`^  ${m.mountPoint}  .* daemon pid ${m.daemon.pid}$`, "m"),
+        );
+      }
+    }, { relative: true });
+  }, { relative: true });
+});
 
 Deno.test("squashfuse: daemon source counts = request counts; queue + service + transit = total", async () => {
   await withSquashfs({ dirs: 2, subdirs: 3, filesPerDir: 10 }, async (m) => {
@@ -88,9 +123,15 @@ Deno.test("bindfs --multithreaded: every request seen by the daemon source", asy
 });
 
 Deno.test("a daemon sleeping 20 ms in lookup: service p50 within 5 %; CVMFS preset; libfuse replies", async () => {
-  await withStub(20, async (mnt) => {
+  await withStub(20, async (mnt, pid) => {
     const r = await traced(
-      { mounts: [mnt], sources: ["request", "daemon"], daemonPresets: ["cvmfs", "libfuse"] },
+      // The presets run in the stand-in daemon (the CLI finds it by evidence: servedBy).
+      {
+        mounts: [mnt],
+        sources: ["request", "daemon"],
+        daemonPresets: ["cvmfs", "libfuse"],
+        presetPids: [pid],
+      },
       async () => {
         await Deno.stat(`${mnt}/warm-up`).catch(() => undefined); // ENOENT, and re-arms read()
         for (let i = 0; i < 10; i++) await Deno.stat(`${mnt}/f${i}`);

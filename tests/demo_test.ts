@@ -3,9 +3,14 @@ import { readCsv } from "../reporters/csv.ts";
 import { findRow } from "../probes/report.ts";
 import { assert, assertEquals, assertMatch, runCli, spawnUntil } from "./_helpers.ts";
 
-async function leftovers(): Promise<string> {
+async function testfsProcesses(): Promise<string[]> {
   const o = await new Deno.Command("pgrep", { args: ["-af", "cli.ts testfs"] }).output();
-  return new TextDecoder().decode(o.stdout).trim();
+  return new TextDecoder().decode(o.stdout).trim().split("\n").filter(Boolean);
+}
+/** testfs processes a user had running before the tests are not the demo's. */
+const before = new Set(await testfsProcesses());
+async function leftovers(): Promise<string> {
+  return (await testfsProcesses()).filter((p) => !before.has(p)).join("\n");
 }
 
 Deno.test("demo: two traced runs on testfs, CSVs, a coloured diff; nothing left behind", async () => {
@@ -20,8 +25,28 @@ Deno.test("demo: two traced runs on testfs, CSVs, a coloured diff; nothing left 
     assertEquals(findRow(report, { source: "daemon", operation: "READ" })?.count, 2000);
   }
   assert(r.stdout.includes("where the time goes"), r.stdout);
-  // The injected change (LOOKUP 200 → 400 us) is flagged; the other rows vary with the machine.
-  assertMatch(r.stdout, /^testfs LOOKUP\s+2084\s+2084\s+0\s+0\.0%\s+\S+\s+\+\d+\.\d%.* yellow$/m);
+  // The injected change (LOOKUP 200 → 400 us) is flagged, and nothing else.
+  const verdicts = r.stdout.split("\n").filter((l) => l.startsWith("testfs ")).map((l) => [
+    l.split(/\s+/)[1],
+    / (same|regression|improvement)( \(.*\))?$/.exec(l)?.[1],
+  ]);
+  assertEquals(verdicts.length, 9, r.stdout);
+  assertEquals(verdicts.filter(([, v]) => v !== "same"), [["TOTAL", "regression"], [
+    "LOOKUP",
+    "regression",
+  ]], r.stdout);
+  const gate = await runCli([
+    "diff",
+    `${dir}/demo_1.csv`,
+    `${dir}/demo_2.csv`,
+    "--fail-on",
+    "regression",
+  ]);
+  assertEquals(gate.code, 1);
+  assertMatch(
+    gate.stderr,
+    /^fusetrace: regression: testfs LOOKUP(, testfs lookup:LOOKUP \[\w+\])*$/m,
+  );
   assertEquals(fuseMounts().length, before, "no leftover mount");
   assertEquals(await leftovers(), "", "no leftover testfs");
   Deno.removeSync(dir, { recursive: true });
