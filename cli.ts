@@ -7,12 +7,22 @@ import { Command, CommanderError, Option } from "@commander-js/extra-typings";
 import { builtinPlugins } from "./plugins/mod.ts";
 import { UsageError } from "./probes/errors.ts";
 import { onStopSignals } from "./probes/signals.ts";
-import { parseDurationMs, parseList, parsePositiveInt } from "./probes/options.ts";
+import {
+  checkComm,
+  DAY_MS,
+  MAX_MAP_KEYS,
+  parseDurationMs,
+  parseList,
+  parsePid,
+  parsePositiveInt,
+  signalNumber,
+} from "./probes/options.ts";
 import { resolveMount } from "./probes/mounts.ts";
 import { prepare, run } from "./probes/runner.ts";
 import { SOURCE_CHOICES, type SourceChoice } from "./probes/sources.ts";
-import { defaultCsvName, writeCsv, writeFileAtomic } from "./reporters/csv.ts";
+import { checkOutputPath, defaultCsvName, writeCsv, writeFileAtomic } from "./reporters/csv.ts";
 import { formatHistograms } from "./reporters/histogram.ts";
+import { sanitize } from "./reporters/format.ts";
 import { formatSideBySide, formatSlow, formatSplit, formatTable } from "./reporters/table.ts";
 import { VERSION } from "./probes/version.ts";
 
@@ -101,12 +111,22 @@ program.command("trace")
       for (const p of builtinPlugins) console.log(`${p.name.padEnd(10)} ${p.description}`);
       return;
     }
-    const durationMs = o.duration ? parseDurationMs(o.duration) : undefined;
-    const intervalMs = o.interval ? parseDurationMs(o.interval, "interval") : undefined;
-    const slowMs = o.slow ? parseDurationMs(o.slow, "slow-request threshold") : undefined;
-    const pid = o.pid ? parsePositiveInt(o.pid, "pid") : undefined;
+    const durationMs = o.duration !== undefined ? parseDurationMs(o.duration) : undefined;
+    const intervalMs = o.interval !== undefined
+      ? parseDurationMs(o.interval, "interval")
+      : undefined;
+    const slowMs = o.slow !== undefined
+      ? parseDurationMs(o.slow, "slow-request threshold", DAY_MS)
+      : undefined;
+    const pid = o.pid !== undefined ? parsePid(o.pid, "pid") : undefined;
+    if (o.comm !== undefined) checkComm(o.comm);
+    if (o.plugins !== undefined && !parseList(o.plugins).length) {
+      throw new UsageError(`Invalid --plugins "${o.plugins}": name at least one plugin`);
+    }
     const csv = o.csv === true ? defaultCsvName() : o.csv;
-    const daemonPids = o.daemonPid.map((x) => parsePositiveInt(x, "daemon pid"));
+    // Where the CSV goes is checked before the trace, not found wanting after it.
+    if (csv !== undefined) checkOutputPath(csv, "--csv");
+    const daemonPids = o.daemonPid.map((x) => parsePid(x, "daemon pid"));
     // Presets limited to some mounts run in the processes seen serving them (evidence).
     let presetPids: number[] | undefined;
     if (o.daemon.length && o.mount.length && !daemonPids.length) {
@@ -132,7 +152,9 @@ program.command("trace")
       ...(durationMs ? { durationMs } : {}),
       ...(intervalMs ? { intervalMs } : {}),
       ...(slowMs ? { slowMs } : {}),
-      ...(o.mapKeys ? { mapKeys: parsePositiveInt(o.mapKeys, "--map-keys") } : {}),
+      ...(o.mapKeys !== undefined
+        ? { mapKeys: parsePositiveInt(o.mapKeys, "--map-keys", MAX_MAP_KEYS) }
+        : {}),
       daemonPids,
       ...(presetPids ? { presetPids } : {}),
       uprobes: o.uprobe,
@@ -149,6 +171,7 @@ program.command("trace")
     }
     const ac = new AbortController();
     const unlisten = onStopSignals(() => ac.abort());
+    let commandStatus = 0;
     const what = [
       p.sources.request ? "requests" : "",
       p.sources.kernel ? `kernel callbacks (${p.sources.fentry ? "fentry" : "kprobe"})` : "",
@@ -156,7 +179,9 @@ program.command("trace")
       p.sources.sent ? "daemon receipt (fuse_request_sent)" : "",
       p.daemonFunctions ? "daemon functions" : "",
     ].filter(Boolean).join(" + ");
-    const where = o.mount.length ? p.mounts.map((m) => m.mountPoint).join(", ") : "all FUSE mounts";
+    const where = o.mount.length
+      ? p.mounts.map((m) => sanitize(m.mountPoint)).join(", ")
+      : "all FUSE mounts";
     try {
       const report = await run(p, {
         signal: ac.signal,
@@ -164,8 +189,14 @@ program.command("trace")
           if (command.length) {
             const child = new Deno.Command(command[0]!, { args: command.slice(1) }).spawn();
             child.status.then((s) => {
+              // Its status becomes fusetrace's, once the report is written.
+              commandStatus = s.signal ? 128 + signalNumber(s.signal) : s.code;
               if (!s.success) {
-                console.error(`fusetrace: ${command[0]} exited with status ${s.code}`);
+                console.error(
+                  `fusetrace: ${command[0]} ${
+                    s.signal ? `was killed by ${s.signal}` : `exited with status ${s.code}`
+                  }`,
+                );
               }
               ac.abort();
             });
@@ -193,6 +224,8 @@ program.command("trace")
         writeFileAtomic(csv, writeCsv(report));
         console.error(`CSV written to ${csv}`);
       }
+      if (report.ended) console.error(`fusetrace: the trace ended: ${report.ended}`);
+      if (commandStatus) exitCode = commandStatus;
     } finally {
       unlisten();
     }
@@ -325,8 +358,9 @@ program.command("count")
     const { prepareCount } = await import("./probes/runner.ts");
     const { formatCounts } = await import("./reporters/table.ts");
     const { OPCODES } = await import("./probes/opcodes.ts");
-    const durationMs = o.duration ? parseDurationMs(o.duration) : undefined;
+    const durationMs = o.duration !== undefined ? parseDurationMs(o.duration) : undefined;
     const csv = o.csv === true ? defaultCsvName() : o.csv;
+    if (csv !== undefined) checkOutputPath(csv, "--csv");
     let p;
     let keep = (_op: string) => true;
     try {
@@ -538,6 +572,10 @@ let exitCode = 0;
 
 /** Runs the CLI with `args`; returns the exit status (2 for usage errors). */
 export async function main(args: string[]): Promise<number> {
+  if (!args.length) {
+    console.error(program.helpInformation());
+    return 2;
+  }
   try {
     await program.parseAsync(args, { from: "user" });
     return exitCode;

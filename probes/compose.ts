@@ -273,7 +273,7 @@ export function compose(o: ComposeOptions): Composed {
     ...(timed.length ? ["@fs"] : []),
     ...(daemons.length ? ["@rbuf", "@rcon", "@dr"] : []),
     ...(ctx.split ? ["@dw"] : []),
-    ...(o.slowNs && request ? ["@who"] : []),
+    ...(o.slowNs && request ? ["@who", "@whoc"] : []),
     ...(ctx.sent ? ["@snt"] : []),
   ];
   out.push("END", "{", ...scratch.map((m) => `  clear(${m});`), `  printf("${END_MARK}\\n");`, "}");
@@ -406,7 +406,8 @@ function requestProbes(ctx: Ctx): { send: string[]; end: string[] } {
       `  @cnt[1, $c, $op] = count();`,
       `} else {`,
       `  @req[$c, ${f.key}] = ${PACKED};`,
-      ...(o.slowNs ? [`  @who[$c, ${f.key}] = pid;`] : []),
+      // --slow: the requester as the kernel sees it at the request (it may be gone at the end).
+      ...(o.slowNs ? [`  @who[$c, ${f.key}] = pid;`, `  @whoc[$c, ${f.key}] = comm;`] : []),
       // A kernel that sends unique 0 cannot be paired this way: say so, never report nothing.
       ...(byUnique ? [`  if (${f.key} == 0) { @u0 = count(); }`] : []),
       `}`,
@@ -439,9 +440,12 @@ function requestProbes(ctx: Ctx): { send: string[]; end: string[] } {
     ...(o.slowNs
       ? [
         `  $who = @who[$c, $k];`,
+        `  $wc = @whoc[$c, $k];`,
         `  delete(@who[$c, $k]);`,
+        `  delete(@whoc[$c, $k]);`,
         `  if ($d >= ${Math.round(o.slowNs)}) {`,
-        `    printf("${SLOW_MARK} %d %d %d %d %d\\n", $c, $op, $d, $who, -${f.error});`,
+        `    printf("${SLOW_MARK} %d %d %d %d %d %s %s\\n", $c, $op, $d, $who, -${f.error},`,
+        `      strftime("%H:%M:%S.%f", $now), $wc);`,
         `  }`,
       ]
       : []),

@@ -213,14 +213,34 @@ export function uprobeSymbols(bpftrace: string, binary: string, pattern: string)
   } catch {
     throw new UsageError(`Cannot read "${binary}" for uprobes`);
   }
+  if (!SAFE_PATH.test(binary)) {
+    throw new UsageError(
+      `Cannot probe "${binary.replace(/[^\x20-\x7e]/g, "?")}": only paths of letters, digits ` +
+        "and ._+-/ go into a bpftrace program",
+    );
+  }
   const o = new Deno.Command(bpftrace, {
     args: ["-l", `uprobe:${binary}:${pattern}`],
     stdout: "piped",
     stderr: "null",
   }).outputSync();
-  return new TextDecoder().decode(o.stdout).split("\n").filter(Boolean)
+  const all = new TextDecoder().decode(o.stdout).split("\n").filter(Boolean)
     .map((l) => l.slice(l.lastIndexOf(":") + 1));
+  // A symbol name is text from the binary: one that is not an identifier (a crafted library can
+  // export `f{printf("x");exit();}BEGIN`) never reaches the program.
+  const bad = all.filter((x) => !SAFE_SYMBOL.test(x));
+  if (bad.length) {
+    console.error(
+      `fusetrace: ${binary}: ${bad.length} symbol(s) skipped: not plain identifiers ` +
+        `(${bad.slice(0, 3).map((x) => JSON.stringify(x)).join(", ")})`,
+    );
+  }
+  return all.filter((x) => SAFE_SYMBOL.test(x));
 }
+
+/** What a symbol and a binary path may be to go into a program: identifiers, plain paths. */
+const SAFE_SYMBOL = /^[A-Za-z_][A-Za-z0-9_.]*$/;
+const SAFE_PATH = /^\/?[A-Za-z0-9_.+\-]+(\/[A-Za-z0-9_.+\-]+)*$/;
 
 /**
  * Is `symbol` the function `name`: the same C name, or a C++ name whose last component is `name`

@@ -20,6 +20,7 @@ import {
   rowKey,
   type RunMeta,
   type SlowRequest,
+  SOURCE_NAMES,
 } from "./report.ts";
 
 /** What the decoder needs besides the output. */
@@ -92,7 +93,9 @@ export class Decoder {
           return { kind: "none" };
         }
         if (text.startsWith(`${SLOW_MARK} `)) {
-          const [c, op, ns, pid, errno] = text.split(" ").slice(1).map(Number);
+          // conn op ns pid errno HH:MM:SS.ffffff comm (the command name may hold spaces)
+          const parts = text.replace(/\n$/, "").split(" ");
+          const [c, op, ns, pid, errno] = parts.slice(1, 6).map(Number);
           return {
             kind: "slow",
             request: {
@@ -101,6 +104,8 @@ export class Decoder {
               ns: ns!,
               pid: pid!,
               errno: errno!,
+              time: parts[6] ?? "",
+              comm: parts.slice(7).join(" "),
             },
           };
         }
@@ -127,6 +132,7 @@ export class Decoder {
 
   #report(final: boolean): Report {
     const rows = new Map<string, OpRow>();
+    const rank = new Map<OpRow, number>(); // opcode, or table index
     const { composed, mountOf } = this.ctx;
     const row = (src: number, conn: number, op: number): OpRow => {
       let id: Pick<OpRow, "source" | "mount" | "plugin" | "operation">;
@@ -145,7 +151,10 @@ export class Decoder {
       }
       const k = rowKey(id);
       let r = rows.get(k);
-      if (!r) rows.set(k, r = emptyRow(id));
+      if (!r) {
+        rows.set(k, r = emptyRow(id));
+        rank.set(r, op);
+      }
       return r;
     };
     const each = (name: string, f: (k: number[], v: number) => void) => {
@@ -202,9 +211,27 @@ export class Decoder {
     const unmatched = this.#maps.get("@unmatched");
     const missed = Number(this.#maps.get("@dmiss") ?? 0);
     const unpairable = Number(this.#maps.get("@u0") ?? 0);
+    // A stable order: source (report order), mount, plugin (program order), opcode or table order.
+    const plugins = [
+      ...new Set([
+        ...composed.opcodePlugin.values(),
+        composed.otherPlugin ?? "other",
+        ...composed.table.map((e) => e.plugin),
+      ]),
+    ];
+    const at = (xs: readonly string[], x: string) => {
+      const i = xs.indexOf(x);
+      return i < 0 ? xs.length : i;
+    };
+    const ordered = [...rows.values()].filter((r) => r.count > 0).sort((a, b) =>
+      at(SOURCE_NAMES, a.source) - at(SOURCE_NAMES, b.source) || a.mount.localeCompare(b.mount) ||
+      at(plugins, a.plugin) - at(plugins, b.plugin) ||
+      (rank.get(a) ?? Infinity) - (rank.get(b) ?? Infinity) ||
+      a.operation.localeCompare(b.operation)
+    );
     return {
       meta: this.ctx.meta,
-      rows: [...rows.values()].filter((r) => r.count > 0),
+      rows: ordered,
       lostEvents: this.#lost,
       unmatched: typeof unmatched === "number" ? unmatched : Number(unmatched ?? 0),
       ...(unpairable ? { unpairable } : {}),

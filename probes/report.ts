@@ -99,6 +99,11 @@ export interface Report {
   daemonMissed?: number;
   /** Timed requests missing from the histograms because a map ran out of keys (raise mapKeys). */
   histogramDropped?: number;
+  /**
+   * Why the trace ended otherwise than asked: a traced mount went away, or bpftrace died (then
+   * the report is its last snapshot).
+   */
+  ended?: string;
 }
 
 /** One request slower than the `--slow` threshold. */
@@ -112,6 +117,10 @@ export interface SlowRequest {
   pid: number;
   /** errno of the reply, 0 for success. */
   errno: number;
+  /** Wall-clock time of the request's end, `HH:MM:SS.ffffff`, from the kernel. */
+  time: string;
+  /** The requester's command name, taken at the request (it may have exited since). */
+  comm: string;
 }
 
 /** Summary statistics of a row's latencies, in ns (NaN when nothing was timed). */
@@ -227,9 +236,12 @@ export function emptyRow(
  * ```
  */
 export function findRow(report: Report, match: Partial<OpRow>): OpRow | undefined {
-  return report.rows.find((r) =>
+  const hits = report.rows.filter((r) =>
     Object.entries(match).every(([k, v]) => r[k as keyof OpRow] === v)
   );
+  // Without a source asked for: the request source's row, else the first source in report order.
+  const at = (r: OpRow) => SOURCE_NAMES.indexOf(r.source);
+  return hits.sort((a, b) => at(a) - at(b))[0];
 }
 
 /**
@@ -276,5 +288,10 @@ export function subtractReports(later: Report, earlier: Report): Report {
     ...(later.daemonMissed
       ? { daemonMissed: later.daemonMissed - (earlier.daemonMissed ?? 0) }
       : {}),
+    ...(later.histogramDropped
+      ? { histogramDropped: later.histogramDropped - (earlier.histogramDropped ?? 0) }
+      : {}),
+    ...(later.ioUring ? { ioUring: later.ioUring } : {}),
+    ...(later.ended ? { ended: later.ended } : {}),
   };
 }

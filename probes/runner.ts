@@ -102,6 +102,10 @@ export interface Prepared {
   daemonFunctions: number;
   /** FUSE daemons serving over io_uring, `pid N (command)` (see {@link ioUringDaemons}). */
   ioUring?: string[];
+  /** Interval reports asked for (else the program's snapshots are checkpoints only). */
+  intervals?: boolean;
+  /** `mounts` were selected (then their going away ends the trace). */
+  selected?: boolean;
 }
 
 /**
@@ -143,6 +147,9 @@ export function mapKeysFor(sources: number, mounts: number, timed: number): numb
   while (keys < want && keys < 65536) keys *= 2;
   return keys;
 }
+
+/** Snapshots taken when no interval is asked for, so a killed bpftrace loses at most this (ms). */
+export const CHECKPOINT_MS = 10_000;
 
 /**
  * Checks privileges and options, probes the machine and composes the program.
@@ -221,7 +228,8 @@ export function prepare(o: TraceOptions = {}): Prepared {
     ...(o.pid !== undefined ? { pid: o.pid } : {}),
     ...(o.comm ? { comm: o.comm } : {}),
     ...(o.durationMs ? { durationMs: Math.ceil(o.durationMs) } : {}),
-    ...(o.intervalMs ? { intervalMs: Math.ceil(o.intervalMs) } : {}),
+    // Without intervals, a checkpoint every CHECKPOINT_MS: what a killed bpftrace loses.
+    intervalMs: Math.ceil(o.intervalMs ?? CHECKPOINT_MS),
     ...(o.slowMs ? { slowNs: o.slowMs * 1e6 } : {}),
     mapKeys: o.mapKeys ?? mapKeysFor(
       (sources.request ? 1 : 0) + (sources.daemon ? (sources.request ? 3 : 1) : 0) +
@@ -241,6 +249,8 @@ export function prepare(o: TraceOptions = {}): Prepared {
     missingFunctions: resolved.missing,
     daemonFunctions: uprobes.length + uprobeCounts.length,
     ioUring: ioUringDaemons(!!caps.fuseUring),
+    ...(o.intervalMs ? { intervals: true } : {}),
+    ...(selectedMounts.length ? { selected: true } : {}),
   };
 }
 
@@ -311,10 +321,16 @@ export async function run(p: Prepared, o: TraceOptions = {}): Promise<Report> {
   let stopRequested = false;
   let ended = false;
   let resend: ReturnType<typeof setInterval> | undefined;
+  // A bpftrace that does not stop (stopped with SIGSTOP, stuck) is continued, then killed: the
+  // last checkpoint is what it had collected.
   const interrupt = () => {
+    const began = Date.now();
     const kill = () => {
       if (ended) return;
+      const waited = Date.now() - began;
       try {
+        if (waited >= KILL_AFTER_MS) return child.kill("SIGKILL");
+        if (waited >= 5000) child.kill("SIGCONT");
         child.kill("SIGINT");
       } catch { /* already gone */ }
     };
@@ -353,7 +369,9 @@ export async function run(p: Prepared, o: TraceOptions = {}): Promise<Report> {
       if (ev.kind === "slow") o.onSlow?.(ev.request);
       if (ev.kind === "snapshot") {
         ev.report.meta = { ...meta, durationS: (Date.now() - start.getTime()) / 1000 };
-        o.onInterval?.(previous ? subtractReports(ev.report, previous) : ev.report);
+        if (p.intervals) {
+          o.onInterval?.(previous ? subtractReports(ev.report, previous) : ev.report);
+        }
         previous = ev.report;
       }
     }
@@ -364,21 +382,54 @@ export async function run(p: Prepared, o: TraceOptions = {}): Promise<Report> {
       else if (!NOISE.test(line)) errors.push(line);
     }
   })();
+  // A traced mount that goes away (unmounted, even lazily) ends the trace: its connection number
+  // may be reused by the next mount.
+  let vanished = "";
+  const watch = p.selected
+    ? setInterval(() => {
+      const live = new Set(fuseMounts().map((m) => m.dev));
+      const gone = p.mounts.filter((m) => !live.has(m.dev)).map((m) => m.mountPoint);
+      if (gone.length && !vanished) {
+        vanished = `${gone.join(", ")} ${gone.length > 1 ? "were" : "was"} unmounted`;
+        if (gone.length === p.mounts.length) stop();
+      }
+    }, 1000)
+    : undefined;
   const status = await child.status;
   await Promise.all([readOut, readErr]);
   clearInterval(resend);
+  clearInterval(watch);
   o.signal?.removeEventListener("abort", stop);
+  const now = { ...meta, durationS: (Date.now() - start.getTime()) / 1000 };
   const report = decoder.finish();
-  report.meta = { ...meta, durationS: (Date.now() - start.getTime()) / 1000 };
+  report.meta = now;
   if (p.ioUring?.length) report.ioUring = p.ioUring;
+  if (vanished) report.ended = `${vanished} at ${now.durationS.toFixed(1)} s`;
   // Stopped (Ctrl-C) before the probes were attached: nothing was traced, which is no error.
   if (!ready && o.signal?.aborted) return report;
-  if (!ready || (!status.success && status.signal !== "SIGINT")) {
-    const why = errors.slice(0, 5).join("\n") || `exit status ${status.code}`;
+  if (ready && !ended && previous) {
+    // bpftrace died (killed, crashed) before its exit report: the last checkpoint stands.
+    const how = status.signal ? `was killed by ${status.signal}` : `exited with ${status.code}`;
+    previous.ended = `bpftrace ${how} before its exit report: this is its last snapshot, ` +
+      `${(now.durationS - previous.meta.durationS).toFixed(1)} s before the end`;
+    if (p.ioUring?.length) previous.ioUring = p.ioUring;
+    return previous;
+  }
+  if (!ready || !ended || (!status.success && status.signal !== "SIGINT")) {
+    const why = errors.slice(0, 5).join("\n") ||
+      (status.signal ? `killed by ${status.signal}` : `exit status ${status.code}`);
     throw new Error(`bpftrace failed: ${why}`);
+  }
+  // The last, partial interval.
+  if (p.intervals) {
+    const last = previous ? subtractReports(report, previous) : report;
+    if (last.rows.length || !previous) o.onInterval?.(last);
   }
   return report;
 }
+
+/** How long a stop may take before bpftrace is killed (its last checkpoint then stands). */
+const KILL_AFTER_MS = 60_000;
 
 /** What to count with {@link prepareCount}. */
 export interface CountTraceOptions {

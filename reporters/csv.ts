@@ -237,30 +237,65 @@ export function defaultCsvName(d: Date = new Date()): string {
   }${p(d.getSeconds())}.csv`;
 }
 
+/** Is the path standard output or a device (written in place, never replaced)? */
+function isStream(path: string): boolean {
+  return /^\/(dev\/(stdout|stderr|null|fd\/\d+)|proc\/self\/fd\/\d+)$/.test(path);
+}
+
 /**
- * Writes a file whole or not at all (temporary file, then rename). A target that exists and is
- * not a regular file (/dev/stdout, a FIFO, /dev/null) is written in place, never replaced.
+ * Checks, before a long run, that `path` can be written: a regular file (new, or replaced — said
+ * on stderr) in an existing, writable directory, or standard output / /dev/null. A FIFO (which
+ * would block until a reader comes) and a directory are refused.
+ * @throws {UsageError} naming the option and the reason
+ */
+export function checkOutputPath(path: string, what: string): void {
+  if (!path) throw new UsageError(`Invalid ${what} "": give a file name`);
+  if (isStream(path)) return;
+  let st: Deno.FileInfo | undefined;
+  try {
+    st = Deno.lstatSync(path);
+  } catch { /* new */ }
+  if (st && !st.isFile && !st.isSymlink) {
+    throw new UsageError(`Cannot write ${what} "${path}": not a regular file`);
+  }
+  const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) || "/" : ".";
+  try {
+    if (!Deno.statSync(dir).isDirectory) throw new Error("not a directory");
+    // Writable: create and remove a file there, exclusively (never through a planted link).
+    Deno.removeSync(Deno.makeTempFileSync({ dir, prefix: ".fusetrace-check-" }));
+  } catch (e) {
+    const why = e instanceof Deno.errors.NotFound
+      ? "no such directory"
+      : (e as Error).message.split(":")[0];
+    throw new UsageError(`Cannot write ${what} "${path}": ${dir}: ${why}`);
+  }
+  if (st) console.error(`fusetrace: ${path} exists and will be replaced`);
+}
+
+/**
+ * Writes a file whole or not at all: a new temporary file in the same directory (created
+ * exclusively, with a random name: a link planted there is never followed), then renamed over the
+ * target. Standard output and /dev/null are written in place.
  * @throws {UsageError} when the file cannot be written
  */
 export function writeFileAtomic(path: string, text: string): void {
-  let special = false;
-  try {
-    special = !Deno.statSync(path).isFile;
-  } catch { /* does not exist yet */ }
-  if (special) {
+  if (isStream(path)) {
     try {
       return Deno.writeTextFileSync(path, text);
     } catch (e) {
       throw new UsageError(`Cannot write "${path}": ${(e as Error).message.split(":")[0]}`);
     }
   }
-  const tmp = `${path}.${Deno.pid}.tmp`;
+  const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) || "/" : ".";
+  let tmp = "";
   try {
+    tmp = Deno.makeTempFileSync({ dir, prefix: ".fusetrace-", suffix: ".tmp" });
     Deno.writeTextFileSync(tmp, text);
+    Deno.chmodSync(tmp, 0o644);
     Deno.renameSync(tmp, path);
   } catch (e) {
     try {
-      Deno.removeSync(tmp);
+      if (tmp) Deno.removeSync(tmp);
     } catch { /* never created */ }
     throw new UsageError(`Cannot write "${path}": ${(e as Error).message.split(":")[0]}`);
   }

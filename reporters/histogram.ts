@@ -5,6 +5,7 @@
  */
 import { bucketRange } from "../probes/hist.ts";
 import type { OpRow, Report } from "../probes/report.ts";
+import { sanitize } from "./format.ts";
 
 /** One histogram, power-of-two microsecond rows. */
 export function formatHistogram(row: OpRow, width = 40): string {
@@ -32,6 +33,6 @@ export function formatHistogram(row: OpRow, width = 40): string {
 export function formatHistograms(report: Report): string {
   return report.rows
     .filter((r) => r.buckets.size)
-    .map((r) => `${r.source} ${r.mount} ${r.operation}:\n${formatHistogram(r)}`)
+    .map((r) => `${r.source} ${sanitize(r.mount)} ${r.operation}:\n${formatHistogram(r)}`)
     .join("\n\n");
 }

@@ -11,7 +11,7 @@ import {
   type SlowRequest,
   summarize,
 } from "../probes/report.ts";
-import { columns, fmtBytes, fmtNs } from "./format.ts";
+import { columns, fmtBytes, fmtNs, sanitize } from "./format.ts";
 
 const HEAD = ["OPERATION", "COUNT", "ERR", "P50", "P90", "P99", "MAX", "MEAN", "BYTES"];
 
@@ -23,7 +23,9 @@ const TITLE: Record<string, string> = {
 };
 
 function groupKey(r: OpRow): string {
-  return r.mount !== "-" ? `${TITLE[r.source] ?? r.source} on ${r.mount}` : `${r.source} probes`;
+  return r.mount !== "-"
+    ? `${TITLE[r.source] ?? r.source} on ${sanitize(r.mount)}`
+    : `${r.source} probes`;
 }
 
 /**
@@ -89,6 +91,7 @@ export function formatTable(report: Report): string {
         "(counts, sums and extremes are exact; percentiles miss them): raise --map-keys",
     );
   }
+  if (report.ended) out.push(`note: the trace ended early: ${report.ended}`);
   for (const d of report.ioUring ?? []) {
     out.push(
       `note: ${d} serves FUSE over io_uring (it holds /dev/fuse and an io_uring instance): the ` +
@@ -155,7 +158,7 @@ export function formatSplit(report: Report): string {
       ]);
     }
     out.push(
-      `where the time goes on ${mount} (means over the requests seen at every stage):`,
+      `where the time goes on ${sanitize(mount)} (means over the requests seen at every stage):`,
       columns(lines),
       "",
     );
@@ -196,15 +199,12 @@ export function formatSideBySide(report: Report): string {
   return lines.length > 1 ? `requests and kernel callbacks side by side:\n${columns(lines)}` : "";
 }
 
-/** One slow request: `12:03:04.567 SLOW LOOKUP 23.4ms /cvmfs/x pid 1234 (python3) ENOENT`. */
-export function formatSlow(r: SlowRequest, now: Date = new Date()): string {
-  let comm = "";
-  try {
-    comm = ` (${Deno.readTextFileSync(`/proc/${r.pid}/comm`).trim()})`;
-  } catch { /* the process has exited */ }
-  const time = now.toTimeString().slice(0, 8) +
-    `.${String(now.getMilliseconds()).padStart(3, "0")}`;
-  return `${time} SLOW ${r.operation} ${fmtNs(r.ns)} ${r.mount} pid ${r.pid}${comm}${
-    r.errno ? ` ${errnoName(r.errno)}` : ""
-  }`;
+/**
+ * One slow request, its time and requester from the kernel:
+ * `12:03:04.567890 SLOW LOOKUP 23.4ms /cvmfs/x pid 1234 (python3) ENOENT`.
+ */
+export function formatSlow(r: SlowRequest): string {
+  return `${r.time} SLOW ${r.operation} ${fmtNs(r.ns)} ${sanitize(r.mount)} pid ${r.pid}${
+    r.comm ? ` (${sanitize(r.comm)})` : ""
+  }${r.errno ? ` ${errnoName(r.errno)}` : ""}`;
 }

@@ -10,6 +10,8 @@ export {
 } from "node:assert/strict";
 import { mountSquashfs, type SquashMount, type TreeShape } from "../demo/squashfs.ts";
 import type { Report } from "../probes/report.ts";
+import type { TestFsOptions } from "../testfs/fs.ts";
+import { type SpawnedTestFs, spawnTestFs } from "../testfs/spawn.ts";
 import { traceDuring, type TraceOptions } from "../probes/runner.ts";
 
 const root = new URL("..", import.meta.url).pathname;
@@ -65,6 +67,23 @@ export async function withSquashfs<T>(
 }
 
 export { root };
+
+/** Runs `fn` with testfs mounted at a new directory (or `at`); always unmounts. */
+export async function withTestFs<T>(
+  o: TestFsOptions,
+  fn: (fs: SpawnedTestFs) => Promise<T>,
+  at?: string,
+): Promise<T> {
+  const mnt = at ?? Deno.makeTempDirSync({ prefix: "fusetrace-testfs-" });
+  if (at) Deno.mkdirSync(at, { recursive: true });
+  const fs = await spawnTestFs(mnt, o);
+  try {
+    return await fn(fs);
+  } finally {
+    await fs.close();
+    Deno.removeSync(mnt);
+  }
+}
 
 /** A deterministic PRNG, so a failing sample is reproducible. */
 export { prng as rng } from "../testfs/tree.ts";

@@ -39,6 +39,33 @@ Deno.test("bad input: one line, exit 2", async () => {
     /needs exactly one --mount|No daemon/,
   );
   assertUsageError(await runCli(["nosuchcommand"]), /unknown command/);
+  // Empty, huge and malformed values are refused before anything runs.
+  for (
+    const [args, re] of [
+      [["-d", ""], /Invalid duration ""/],
+      [["--csv", ""], /Invalid --csv "": give a file name/],
+      [["--plugins", ","], /Invalid --plugins ",": name at least one plugin/],
+      [["-d", "99999999999999999999999s"], /Invalid duration .*longer than 365 days/],
+      [["-d", "1.2.3s"], /Invalid duration "1.2.3s"/],
+      [["-p", "99999999999999999999"], /Invalid pid .* up to 4194304/],
+      [["-p", "4294967296"], /Invalid pid "4294967296"/],
+      [["--slow", "99999999999999s"], /Invalid slow-request threshold .*longer than 1 days/],
+      [["--map-keys", "4294967296"], /Invalid --map-keys "4294967296": .* up to 16777216/],
+      [
+        ["--comm", "a-name-of-16-chr"],
+        /Invalid --comm "a-name-of-16-chr": a command name is 1 to 15/,
+      ],
+      [["--comm", "a\x01b"], /Invalid --comm "a\?b"/],
+      [
+        ["--csv", "/nonexistent/dir/x.csv"],
+        /Cannot write --csv "\/nonexistent\/dir\/x.csv": \/nonexistent\/dir: no such directory/,
+      ],
+      [["--csv", "/tmp"], /Cannot write --csv "\/tmp": not a regular file/],
+    ] as [string[], RegExp][]
+  ) assertUsageError(await runCli(["trace", ...args]), re);
+  const none = await runCli([]);
+  assertEquals(none.code, 2, "no arguments: the help, exit 2");
+  assertMatch(none.stderr, /^Usage: fusetrace/);
   assertUsageError(
     await runCli(["trace"], { env: { FUSETRACE_BPFTRACE: "/nonexistent/bpftrace" } }),
     /FUSETRACE_BPFTRACE="\/nonexistent\/bpftrace" is not executable/,

@@ -1,22 +1,18 @@
 /** testfs: the FUSE filesystem with known latencies, and the ground truth for accuracy. */
 import { findRow, type Report, summarize } from "../probes/report.ts";
 import { mountPoints } from "../probes/mounts.ts";
-import { type SpawnedTestFs, spawnTestFs } from "../testfs/spawn.ts";
+import { spawnTestFs } from "../testfs/spawn.ts";
 import { buildTree, content } from "../testfs/tree.ts";
-import type { TestFsOptions } from "../testfs/fs.ts";
 import { walkStatRead } from "../demo/workload.ts";
-import { assert, assertEquals, assertMatch, runCli, spawnCli, traced } from "./_helpers.ts";
-
-async function withTestFs<T>(o: TestFsOptions, fn: (fs: SpawnedTestFs) => Promise<T>): Promise<T> {
-  const mnt = Deno.makeTempDirSync({ prefix: "fusetrace-testfs-" });
-  const fs = await spawnTestFs(mnt, o);
-  try {
-    return await fn(fs);
-  } finally {
-    await fs.close();
-    Deno.removeSync(mnt);
-  }
-}
+import {
+  assert,
+  assertEquals,
+  assertMatch,
+  runCli,
+  spawnCli,
+  traced,
+  withTestFs,
+} from "./_helpers.ts";
 
 const SMALL = { depth: 2, fanout: 3, files: 90, sizeScale: 0.01 };
 
@@ -186,6 +182,7 @@ Deno.test("--slow logs each request slower than the threshold, with its requeste
   };
   await withTestFs(shape, async (fs) => {
     const t = await spawnCli(["trace", "-m", fs.mountPoint, "--slow", "20ms", "-d", "4s"]);
+    const before = new Date().toTimeString().slice(0, 8);
     for (const f of buildTree(shape).files) {
       await new Deno.Command("stat", { args: [`${fs.mountPoint}/${f}`], stdout: "null" }).output();
     }
@@ -193,11 +190,13 @@ Deno.test("--slow logs each request slower than the threshold, with its requeste
     assertEquals(out.status.code, 0, out.stderr);
     const slow = out.stdout.split("\n").filter((l) => / SLOW /.test(l));
     assertEquals(slow.length, 6, out.stdout); // sw0 and 5 files; GETATTR, OPEN… are fast
+    assert(slow.every((l) => l.slice(0, 8) >= before), "stamped when the requests ended");
     for (const l of slow) {
       assertMatch(
         l,
         new RegExp(
-          `^\\d\\d:\\d\\d:\\d\\d\\.\\d{3} SLOW LOOKUP 3\\d\\.\\dms ${fs.mountPoint} pid \\d+`,
+          // Time and command name from the kernel: stat has exited long before the print.
+          `^\\d\\d:\\d\\d:\\d\\d\\.\\d{6} SLOW LOOKUP 3\\d\\.\\dms ${fs.mountPoint} pid \\d+ \\(stat\\)$`,
         ),
       );
     }

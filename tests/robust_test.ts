@@ -1,0 +1,146 @@
+/**
+ * Nothing lost or misattributed: the traced command's status, every stop signal, a killed or
+ * stopped bpftrace, a traced mount that goes away, hostile names from the system.
+ */
+import { readCsv } from "../reporters/csv.ts";
+import { findRow } from "../probes/report.ts";
+import { findBpftrace } from "../probes/capabilities.ts";
+import { uprobeSymbols } from "../probes/daemon.ts";
+import { buildTree } from "../testfs/tree.ts";
+import { buildStub } from "./_stub.ts";
+import { assert, assertEquals, assertMatch, runCli, spawnCli, withTestFs } from "./_helpers.ts";
+
+const SHAPE = { depth: 1, fanout: 1, files: 6, sizeScale: 0.01 };
+
+/** The first `n` files of the testfs tree, stat'ed by a separate process each. */
+async function stats(mnt: string, n: number): Promise<void> {
+  for (const f of buildTree(SHAPE).files.slice(0, n)) {
+    await new Deno.Command("stat", { args: [`${mnt}/${f}`], stdout: "null" }).output();
+  }
+}
+
+const bpftraceOf = async (pid: number) => {
+  const o = await new Deno.Command("pgrep", { args: ["-P", String(pid), "bpftrace"] }).output();
+  return Number(new TextDecoder().decode(o.stdout).trim().split("\n")[0]);
+};
+
+Deno.test("the traced command's exit status becomes fusetrace's, after the CSV is written", async () => {
+  await withTestFs(SHAPE, async (fs) => {
+    const dir = Deno.makeTempDirSync();
+    const f = buildTree(SHAPE).files[0];
+    const r = await runCli([
+      "trace",
+      "-m",
+      fs.mountPoint,
+      "--csv",
+      `${dir}/x.csv`,
+      "--",
+      "sh",
+      "-c",
+      `stat ${fs.mountPoint}/${f} >/dev/null; exit 3`,
+    ]);
+    assertEquals(r.code, 3, r.stderr);
+    assertMatch(r.stderr, /fusetrace: sh exited with status 3/);
+    const csv = readCsv(Deno.readTextFileSync(`${dir}/x.csv`), "x.csv");
+    assertEquals(findRow(csv, { operation: "LOOKUP" })?.count, 2, "sw0 and the file");
+    Deno.removeSync(dir, { recursive: true });
+  });
+});
+
+for (const signal of ["SIGHUP", "SIGQUIT", "SIGTERM"] as const) {
+  Deno.test(`${signal} ends the trace and writes what was collected`, async () => {
+    await withTestFs(SHAPE, async (fs) => {
+      const dir = Deno.makeTempDirSync();
+      const t = await spawnCli(["trace", "-m", fs.mountPoint, "--csv", `${dir}/s.csv`]);
+      await stats(fs.mountPoint, 3);
+      t.child.kill(signal);
+      const o = await t.finish();
+      assertEquals(o.status.code, 0, o.stderr);
+      const csv = readCsv(Deno.readTextFileSync(`${dir}/s.csv`), "s.csv");
+      assertEquals(findRow(csv, { operation: "LOOKUP" })?.count, 4);
+      Deno.removeSync(dir, { recursive: true });
+    });
+  });
+}
+
+Deno.test("bpftrace killed: the last snapshot is written, with a line saying why", async () => {
+  await withTestFs(SHAPE, async (fs) => {
+    const dir = Deno.makeTempDirSync();
+    const t = await spawnCli([
+      "trace",
+      "-m",
+      fs.mountPoint,
+      "-i",
+      "500ms",
+      "--csv",
+      `${dir}/k.csv`,
+    ]);
+    await stats(fs.mountPoint, 3);
+    await new Promise((r) => setTimeout(r, 1200)); // a snapshot after the requests
+    Deno.kill(await bpftraceOf(t.child.pid), "SIGKILL");
+    const o = await t.finish();
+    assertEquals(o.status.code, 0, o.stderr);
+    assertMatch(o.stderr, /the trace ended: bpftrace was killed by SIGKILL before its exit report/);
+    const csv = readCsv(Deno.readTextFileSync(`${dir}/k.csv`), "k.csv");
+    assertEquals(findRow(csv, { operation: "LOOKUP" })?.count, 4);
+    Deno.removeSync(dir, { recursive: true });
+  });
+});
+
+Deno.test("a stopped bpftrace is continued on Ctrl-C; the trace still ends with its report", async () => {
+  await withTestFs(SHAPE, async (fs) => {
+    const dir = Deno.makeTempDirSync();
+    const t = await spawnCli(["trace", "-m", fs.mountPoint, "--csv", `${dir}/p.csv`]);
+    await stats(fs.mountPoint, 2);
+    Deno.kill(await bpftraceOf(t.child.pid), "SIGSTOP");
+    t.child.kill("SIGINT");
+    const o = await t.finish();
+    assertEquals(o.status.code, 0, o.stderr);
+    const csv = readCsv(Deno.readTextFileSync(`${dir}/p.csv`), "p.csv");
+    assertEquals(findRow(csv, { operation: "LOOKUP" })?.count, 3);
+    Deno.removeSync(dir, { recursive: true });
+  });
+});
+
+Deno.test("a traced mount that goes away (lazy unmount) ends the trace, said", async () => {
+  await withTestFs(SHAPE, async (fs) => {
+    const t = await spawnCli(["trace", "-m", fs.mountPoint]);
+    await stats(fs.mountPoint, 2);
+    await new Deno.Command("fusermount3", { args: ["-u", "-z", fs.mountPoint] }).output();
+    const o = await t.finish(); // no Ctrl-C: it ends by itself
+    assertEquals(o.status.code, 0, o.stderr);
+    assertMatch(o.stderr, new RegExp(`the trace ended: ${fs.mountPoint} was unmounted at`));
+    assertMatch(o.stdout, /LOOKUP\s+3/);
+  });
+});
+
+Deno.test("mount paths with newlines and escapes reach the terminal escaped", async () => {
+  const at = `${Deno.makeTempDirSync()}/evil\n\x1b[31mname`;
+  await withTestFs(SHAPE, async (fs) => {
+    const doctor = await runCli(["doctor"]);
+    assert(doctor.stdout.includes("evil\\n\\x1b[31mname  type fuse.testfs"), doctor.stdout);
+    assert(!doctor.stdout.includes("\x1b"));
+    const t = await spawnCli(["trace", "-m", fs.mountPoint, "-d", "2s"]);
+    await stats(fs.mountPoint, 1);
+    const o = await t.finish();
+    assert(o.stdout.includes("evil\\n\\x1b[31mname:"), o.stdout);
+    assert(!o.stdout.includes("\x1b"));
+  }, at);
+});
+
+Deno.test("a symbol that is not an identifier never reaches the program", async () => {
+  const dir = await buildStub();
+  const lib = `${Deno.makeTempDirSync()}/libevil.so`;
+  const evil = 'fuse_reply_xattr{printf("PWNED\\n");exit();}BEGIN';
+  const o = await new Deno.Command("objcopy", {
+    args: ["--add-symbol", `${evil}=.text:0,global,function`, `${dir}/libcvmfs_fuse3.so.2.99`, lib],
+    stderr: "piped",
+  }).output();
+  assert(o.success, new TextDecoder().decode(o.stderr));
+  const symbols = uprobeSymbols(findBpftrace(), lib, "*");
+  assert(symbols.length > 5, "the library's own symbols are listed");
+  assert(!symbols.some((s) => s.includes("{")), symbols.join(" "));
+  const r = await runCli(["trace", "--uprobe", `${lib}:fuse_reply_*`, "--print-program"]);
+  assert(!r.stdout.includes("PWNED"), r.stdout);
+  assertMatch(r.stderr, /1 symbol\(s\) skipped: not plain identifiers/);
+});
