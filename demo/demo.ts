@@ -8,7 +8,7 @@
 import { traceDuring } from "../probes/runner.ts";
 import { onStopSignals } from "../probes/signals.ts";
 import { unavailable } from "../probes/sources.ts";
-import { detectCapabilities } from "../probes/capabilities.ts";
+import { detectCapabilities, requireRoot } from "../probes/capabilities.ts";
 import type { Report } from "../probes/report.ts";
 import { writeCsv, writeFileAtomic } from "../reporters/csv.ts";
 import { compareRuns, legend } from "../reporters/diff.ts";
@@ -49,6 +49,7 @@ export function demoVariants(files: number): [string, TestFsOptions][] {
 /** Runs the demo; cleans up on Ctrl-C. */
 export async function runDemo(o: DemoOptions): Promise<void> {
   const log = (s: string) => console.error(`[demo] ${s}`);
+  requireRoot();
   await ensureTools(log);
   const ac = new AbortController();
   const unlisten = onStopSignals(() => ac.abort());

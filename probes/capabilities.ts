@@ -148,6 +148,15 @@ export function isRoot(): boolean {
   return Deno.uid() === 0;
 }
 
+/**
+ * @throws {UsageError} unless running as root
+ */
+export function requireRoot(): void {
+  if (!isRoot()) {
+    throw new UsageError("fusetrace needs root (or CAP_BPF and CAP_PERFMON) to run bpftrace");
+  }
+}
+
 const TRACEFS = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"];
 
 /**

@@ -402,9 +402,10 @@ function requestProbes(ctx: Ctx): { send: string[]; end: string[] } {
       // Bytes to the daemon only where a request carries data (WRITE, SETXATTR): a map
       // update per request costs more than the names LOOKUPs carry are worth.
       `if ($op == 16 || $op == 21) { @bin[1, $c, $op] = sum(${f.len} - 40); }`,
-      `if (${NO_REPLY_COND}) {`,
-      `  @cnt[1, $c, $op] = count();`,
-      `} else {`,
+      // Every request is counted here, where nothing can lose it; timed requests are those the
+      // pairing map held (a full map loses timings, never counts: the report says how many).
+      `@cnt[1, $c, $op] = count();`,
+      `if (!(${NO_REPLY_COND})) {`,
       `  @req[$c, ${f.key}] = ${PACKED};`,
       // --slow: the requester as the kernel sees it at the request (it may be gone at the end).
       ...(o.slowNs ? [`  @who[$c, ${f.key}] = pid;`, `  @whoc[$c, ${f.key}] = comm;`] : []),

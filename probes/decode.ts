@@ -11,7 +11,7 @@ import {
   SNAPSHOT_MARK,
   SOURCE_ID,
 } from "./compose.ts";
-import { opcodeName } from "./opcodes.ts";
+import { NO_REPLY, opcodeName } from "./opcodes.ts";
 import { totalCount } from "./hist.ts";
 import {
   emptyRow,
@@ -169,11 +169,13 @@ export class Decoder {
     // stats(): the exact timed count and sum, even if the histogram map ran out of keys.
     const st = this.#maps.get("@st");
     let dropped = 0;
+    const timed = new Map<OpRow, number>(); // request source: counted at send, timed at end
     for (const [key, v] of Object.entries(typeof st === "object" ? st : {})) {
       const [s, c, op] = key.split(",").map(Number);
       const r = row(s!, c!, op!);
       const { count, total } = v as { count: number | string; total: number | string };
-      r.count += Number(count);
+      if (s === SOURCE_ID.request) timed.set(r, Number(count));
+      else r.count += Number(count);
       r.sumNs = Number(total);
       dropped += Number(count) - totalCount(r.buckets);
     }
@@ -201,11 +203,13 @@ export class Decoder {
         rows.set(rowKey(r), r);
       }
     }
+    let untimed = 0;
     if (final) {
-      for (const key of this.#inFlight) {
-        const r = row(1, Math.floor(key / 64), key % 64);
-        r.inFlight++;
-        r.count++;
+      for (const key of this.#inFlight) row(1, Math.floor(key / 64), key % 64).inFlight++;
+      // Counted at send, neither timed nor in flight: their send did not fit the pairing map.
+      for (const r of rows.values()) {
+        if (r.source !== "request" || NO_REPLY.has(rank.get(r) ?? -1)) continue;
+        untimed += Math.max(0, r.count - (timed.get(r) ?? 0) - r.inFlight);
       }
     }
     const unmatched = this.#maps.get("@unmatched");
@@ -237,6 +241,7 @@ export class Decoder {
       ...(unpairable ? { unpairable } : {}),
       ...(missed ? { daemonMissed: missed } : {}),
       ...(dropped > 0 ? { histogramDropped: dropped } : {}),
+      ...(untimed > 0 ? { untimed } : {}),
     };
   }
 }

@@ -67,9 +67,11 @@ function checks(caps: Capabilities, binPath: string): Check[] {
     { ok: true, what: `kernel ${caps.kernel}`, cost: "", fix: "" },
     {
       ok: !!caps.tracefs,
-      what: `tracefs ${caps.tracefs || "not mounted"}`,
-      cost: "no tracepoints at all",
-      fix: "mount -t tracefs nodev /sys/kernel/tracing",
+      what: caps.root
+        ? `tracefs ${caps.tracefs || "not mounted"}`
+        : "tracefs: not checked (it needs root to be seen or mounted)",
+      cost: caps.root ? "no tracepoints at all" : "unknown until run as root",
+      fix: caps.root ? "mount -t tracefs nodev /sys/kernel/tracing" : "run as root",
     },
     {
       ok: caps.fuseTracepoints,

@@ -56,17 +56,57 @@ export function fuseMounts(mountinfo?: string): MountInfo[] {
  * @throws {UsageError} when the path is unreadable or not on a FUSE mount
  */
 export function resolveMount(path: string, mounts: MountInfo[] = fuseMounts()): MountInfo {
+  const under = (p: string) =>
+    mounts
+      .filter((m) => p === m.mountPoint || p.startsWith(m.mountPoint.replace(/\/$/, "") + "/"))
+      .sort((a, b) => b.mountPoint.length - a.mountPoint.length)[0];
+  // Lexically first: a path at or below a mount point is never looked up through FUSE (a
+  // stopped daemon would hang the lookup).
+  const lexical = under(normalize(path.startsWith("/") ? path : `${Deno.cwd()}/${path}`));
+  if (lexical) return lexical;
   let real: string;
   try {
     real = Deno.realPathSync(path);
   } catch (e) {
     throw new UsageError(`Cannot read mount "${path}": ${(e as Error).message.split(":")[0]}`);
   }
-  const hit = mounts
-    .filter((m) => real === m.mountPoint || real.startsWith(m.mountPoint.replace(/\/$/, "") + "/"))
-    .sort((a, b) => b.mountPoint.length - a.mountPoint.length)[0];
+  const hit = under(real);
   if (!hit) throw new UsageError(`"${path}" is not on a FUSE mount`);
   return hit;
+}
+
+/** `/a/./b/../c/` → `/a/c`, without looking at the filesystem. */
+function normalize(p: string): string {
+  const out: string[] = [];
+  for (const part of p.split("/")) {
+    if (part === "" || part === ".") continue;
+    if (part === "..") out.pop();
+    else out.push(part);
+  }
+  return `/${out.join("/")}`;
+}
+
+const FUSECTL = "/sys/fs/fuse/connections";
+
+/**
+ * Whether the kernel aborted a FUSE connection — its daemon exited or was killed (the mount stays,
+ * answering ENOTCONN): fuse_abort_conn() sets max_background to UINT_MAX, which fusectl shows.
+ * Mounts fusectl when it is not (root). False when it cannot tell.
+ */
+export function connectionAborted(dev: number): boolean {
+  const file = `${FUSECTL}/${dev & 0xfffff}/max_background`;
+  const read = () => Deno.readTextFileSync(file).trim();
+  try {
+    return read() === "4294967295";
+  } catch {
+    try {
+      new Deno.Command("mount", { args: ["-t", "fusectl", "none", FUSECTL], stderr: "null" })
+        .outputSync();
+      return read() === "4294967295";
+    } catch {
+      return false;
+    }
+  }
 }
 
 /** The device number (st_dev) of the filesystem at path, or undefined when unreadable. */

@@ -100,6 +100,11 @@ export interface Report {
   /** Timed requests missing from the histograms because a map ran out of keys (raise mapKeys). */
   histogramDropped?: number;
   /**
+   * Requests counted (at send) but not timed: the pairing map was full when they were sent
+   * (raise mapKeys). Counts stay exact.
+   */
+  untimed?: number;
+  /**
    * Why the trace ended otherwise than asked: a traced mount went away, or bpftrace died (then
    * the report is its last snapshot).
    */
@@ -291,6 +296,7 @@ export function subtractReports(later: Report, earlier: Report): Report {
     ...(later.histogramDropped
       ? { histogramDropped: later.histogramDropped - (earlier.histogramDropped ?? 0) }
       : {}),
+    ...(later.untimed ? { untimed: later.untimed } : {}),
     ...(later.ioUring ? { ioUring: later.ioUring } : {}),
     ...(later.ended ? { ended: later.ended } : {}),
   };

@@ -10,8 +10,8 @@ import {
   type Capabilities,
   detectCapabilities,
   findBpftrace,
-  isRoot,
   parseVersion,
+  requireRoot,
 } from "./capabilities.ts";
 import {
   compose,
@@ -32,7 +32,7 @@ import {
 } from "./daemon.ts";
 import { Decoder } from "./decode.ts";
 import { UsageError } from "./errors.ts";
-import { fuseMounts, type MountInfo, resolveMount } from "./mounts.ts";
+import { connectionAborted, fuseMounts, type MountInfo, resolveMount } from "./mounts.ts";
 import type { ProbePlugin } from "./plugin.ts";
 import { type Report, type RunMeta, type SlowRequest, subtractReports } from "./report.ts";
 import {
@@ -168,9 +168,7 @@ export function prepare(o: TraceOptions = {}): Prepared {
   }
   const all = fuseMounts();
   const selectedMounts = (o.mounts ?? []).map((m) => resolveMount(m, all));
-  if (!o.capabilities && !isRoot()) {
-    throw new UsageError("fusetrace needs root (or CAP_BPF and CAP_PERFMON) to run bpftrace");
-  }
+  if (!o.capabilities) requireRoot();
   const bin = findBpftrace();
   const caps = o.capabilities ?? detectCapabilities(bin);
   if (o.daemonPids?.length && selectedMounts.length !== 1) {
@@ -382,15 +380,21 @@ export async function run(p: Prepared, o: TraceOptions = {}): Promise<Report> {
       else if (!NOISE.test(line)) errors.push(line);
     }
   })();
-  // A traced mount that goes away (unmounted, even lazily) ends the trace: its connection number
-  // may be reused by the next mount.
+  // A traced mount that goes away (unmounted, even lazily, or its daemon gone: the kernel aborted
+  // the connection) ends the trace: its connection number may be reused by the next mount.
   let vanished = "";
   const watch = p.selected
     ? setInterval(() => {
       const live = new Set(fuseMounts().map((m) => m.dev));
-      const gone = p.mounts.filter((m) => !live.has(m.dev)).map((m) => m.mountPoint);
+      const gone = p.mounts.map((m) =>
+        !live.has(m.dev)
+          ? `${m.mountPoint} was unmounted`
+          : connectionAborted(m.dev)
+          ? `the daemon of ${m.mountPoint} is gone (the kernel aborted its connection)`
+          : ""
+      ).filter(Boolean);
       if (gone.length && !vanished) {
-        vanished = `${gone.join(", ")} ${gone.length > 1 ? "were" : "was"} unmounted`;
+        vanished = gone.join("; ");
         if (gone.length === p.mounts.length) stop();
       }
     }, 1000)
@@ -451,9 +455,7 @@ export function prepareCount(o: CountTraceOptions = {}): Prepared {
   } catch {
     throw new UsageError(`Invalid regular expression "${o.regex}"`);
   }
-  if (!o.capabilities && !isRoot()) {
-    throw new UsageError("fusetrace needs root (or CAP_BPF and CAP_PERFMON) to run bpftrace");
-  }
+  if (!o.capabilities) requireRoot();
   const bin = findBpftrace();
   const caps = o.capabilities ?? detectCapabilities(bin);
   if (!caps.kprobes) {

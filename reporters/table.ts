@@ -85,6 +85,12 @@ export function formatTable(report: Report): string {
         "use a bpftrace ≥ 0.18 with BTF (pairs by request pointer) or --source kernel",
     );
   }
+  if (report.untimed) {
+    out.push(
+      `WARNING: ${report.untimed} requests were counted but not timed: the pairing map was full ` +
+        "when they were sent (counts are exact; latencies miss them): raise --map-keys",
+    );
+  }
   if (report.histogramDropped) {
     out.push(
       `WARNING: ${report.histogramDropped} latencies did not fit the histogram maps ` +

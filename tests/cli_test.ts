@@ -83,8 +83,22 @@ Deno.test("non-root: one line, exit 2", async () => {
     uid: 65534,
     env: { DENO_DIR: home, HOME: home },
   });
-  Deno.removeSync(home, { recursive: true });
   assertUsageError(r, /needs root/);
+  // doctor blames the privileges, not tracefs; demo refuses before it creates anything.
+  const d = await runCli(["doctor"], { uid: 65534, env: { DENO_DIR: home, HOME: home } });
+  assertEquals(d.code, 1);
+  assertMatch(d.stdout, /^\[--\] privileges: root$/m);
+  assertMatch(d.stdout, /^\[--\] tracefs: not checked \(it needs root to be seen or mounted\)$/m);
+  const tmp = () =>
+    [...Deno.readDirSync("/tmp")].filter((e) => e.name.startsWith("fusetrace-demo-"));
+  const before = tmp().length;
+  const demo = await runCli(["demo", "--csv", `${home}/x`], {
+    uid: 65534,
+    env: { DENO_DIR: home, HOME: home },
+  });
+  assertUsageError(demo, /needs root/);
+  assertEquals(tmp().length, before, "no temporary directory left");
+  Deno.removeSync(home, { recursive: true });
 });
 
 Deno.test("--list-plugins and --print-program", async () => {

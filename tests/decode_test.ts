@@ -52,6 +52,7 @@ Deno.test("in-flight requests (packed 64-bit values), lost events, unmatched rep
   const lines = [
     `{"type": "lost_events", "data": {"events": 7}}`,
     `{"type": "printf", "data": "fusetrace:end\\n"}`,
+    `{"type": "map", "data": {"@cnt": {"1,40,1": 1, "1,41,15": 1}}}`,
     // nsecs << 6 | opcode with an uptime of ~100 days: beyond 2^53.
     `{"type": "map", "data": {"@req": {"40,1234": 552960000000000000001, "41,88": 552960000000000000015}}}`,
     `{"type": "map", "data": {"@unmatched": 3}}`,
@@ -69,6 +70,7 @@ Deno.test("a histogram map that ran out of keys is reported; counts and sums sta
   for (
     const l of [
       `{"type": "printf", "data": "fusetrace:end\\n"}`,
+      `{"type": "map", "data": {"@cnt": {"1,40,1": 5}}}`,
       `{"type": "map", "data": {"@lat": {"1,40,1,300": 2}}}`,
       `{"type": "stats", "data": {"@st": {"1,40,1": {"count": 5, "average": 100, "total": 500}}}}`,
     ]
@@ -77,4 +79,22 @@ Deno.test("a histogram map that ran out of keys is reported; counts and sums sta
   assertEquals(findRow(r, { operation: "LOOKUP" })?.count, 5);
   assertEquals(findRow(r, { operation: "LOOKUP" })?.sumNs, 500);
   assertEquals(r.histogramDropped, 3);
+  assertEquals(r.untimed, undefined);
+});
+
+Deno.test("requests counted at send but never timed (a full pairing map) are reported", () => {
+  const d = new Decoder(ctx);
+  for (
+    const l of [
+      `{"type": "printf", "data": "fusetrace:end\\n"}`,
+      `{"type": "map", "data": {"@cnt": {"1,40,1": 200, "1,40,2": 7}}}`,
+      `{"type": "map", "data": {"@lat": {"1,40,1,300": 64}}}`,
+      `{"type": "stats", "data": {"@st": {"1,40,1": {"count": 64, "average": 100, "total": 6400}}}}`,
+      `{"type": "map", "data": {"@req": {"40,1234": 552960000000000000001}}}`,
+    ]
+  ) d.push(l);
+  const r = d.finish();
+  assertEquals(findRow(r, { operation: "LOOKUP" })?.count, 200, "exact: counted at send");
+  assertEquals(findRow(r, { operation: "FORGET" })?.count, 7, "no reply: never timed, not lost");
+  assertEquals(r.untimed, 200 - 64 - 1, "neither timed nor in flight");
 });

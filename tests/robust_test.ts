@@ -8,7 +8,15 @@ import { findBpftrace } from "../probes/capabilities.ts";
 import { uprobeSymbols } from "../probes/daemon.ts";
 import { buildTree } from "../testfs/tree.ts";
 import { buildStub } from "./_stub.ts";
-import { assert, assertEquals, assertMatch, runCli, spawnCli, withTestFs } from "./_helpers.ts";
+import {
+  assert,
+  assertEquals,
+  assertMatch,
+  runCli,
+  spawnCli,
+  withSquashfs,
+  withTestFs,
+} from "./_helpers.ts";
 
 const SHAPE = { depth: 1, fanout: 1, files: 6, sizeScale: 0.01 };
 
@@ -143,4 +151,32 @@ Deno.test("a symbol that is not an identifier never reaches the program", async 
   const r = await runCli(["trace", "--uprobe", `${lib}:fuse_reply_*`, "--print-program"]);
   assert(!r.stdout.includes("PWNED"), r.stdout);
   assertMatch(r.stderr, /1 symbol\(s\) skipped: not plain identifiers/);
+});
+
+Deno.test("a stopped daemon's mount: --print-program and doctor answer at once", async () => {
+  await withTestFs(SHAPE, async (fs) => {
+    Deno.kill(fs.pid, "SIGSTOP");
+    try {
+      const t0 = Date.now();
+      const p = await runCli(["trace", "-m", `${fs.mountPoint}/./x/..`, "--print-program"]);
+      assertEquals(p.code, 0, p.stderr);
+      const d = await runCli(["doctor"]);
+      assertMatch(d.stdout, /daemon pid \?: no process replied to that mount's statfs\(\)/);
+      assert(Date.now() - t0 < 15_000, `${Date.now() - t0} ms`);
+    } finally {
+      Deno.kill(fs.pid, "SIGCONT");
+    }
+  });
+});
+
+Deno.test("the traced mount's daemon killed (-9): the trace ends and says so", async () => {
+  await withSquashfs({ dirs: 1, subdirs: 1, filesPerDir: 3 }, async (m) => {
+    const t = await spawnCli(["trace", "-m", m.mountPoint]);
+    for (const f of m.layout.files) await Deno.stat(`${m.mountPoint}/${f}`);
+    m.daemon.kill("SIGKILL");
+    const o = await t.finish(); // no Ctrl-C: it ends by itself
+    assertEquals(o.status.code, 0, o.stderr);
+    assertMatch(o.stderr, /the trace ended: the daemon of .* is gone \(the kernel aborted its/);
+    assertMatch(o.stdout, /LOOKUP\s+5\s/);
+  });
 });

@@ -347,7 +347,7 @@ Deno.test({
         `${N}/${N} timed, served p50 ${p50.toFixed(1)} ms (${INJECTED_MS} injected)`,
       );
       assert(p50 >= INJECTED_MS && p50 <= INJECTED_MS * 1.1, `served p50 ${p50} ms`);
-      assertMatch(formatTable(r), /served over io_uring/);
+      assertMatch(formatTable(r), /serves FUSE over io_uring/);
     }, { fuseOpts: "io_uring" });
   },
 });
