@@ -25,7 +25,9 @@ import {
 
 /** What the decoder needs besides the output. */
 export interface DecodeContext {
-  composed: Pick<Composed, "table" | "opcodePlugin" | "otherPlugin">;
+  composed:
+    & Pick<Composed, "table" | "opcodePlugin" | "otherPlugin">
+    & Partial<Pick<Composed, "env">>;
   /** Mount point of a connection number. */
   mountOf: (connection: number) => string;
   meta: RunMeta;
@@ -177,8 +179,14 @@ export class Decoder {
       if (s === SOURCE_ID.request) timed.set(r, Number(count));
       else r.count += Number(count);
       r.sumNs = Number(total);
+      if (Number(count) > totalCount(r.buckets)) r.timed = Number(count);
       dropped += Number(count) - totalCount(r.buckets);
     }
+    // Latencies can only have been dropped if the histogram map is full: else the difference is
+    // requests that ended while bpftrace printed @lat and then @st.
+    const lat = this.#maps.get("@lat");
+    const limit = Number(composed.env?.BPFTRACE_MAX_MAP_KEYS ?? Infinity);
+    if (typeof lat !== "object" || Object.keys(lat).length < limit) dropped = 0;
     each("@min", ([s, c, op], n) => void (row(s!, c!, op!).minNs = n));
     each("@max", ([s, c, op], n) => void (row(s!, c!, op!).maxNs = n));
     each("@cnt", ([s, c, op], n) => void (row(s!, c!, op!).count += n));

@@ -55,6 +55,11 @@ export interface OpRow {
    * (reply length minus the 16-byte header).
    */
   bytesOut: number;
+  /**
+   * Requests timed, exactly (the histogram may hold fewer when its map ran out of keys); absent:
+   * the histogram's total.
+   */
+  timed?: number;
   /** Exact minimum, maximum and sum of the timed latencies, in ns. */
   minNs: number;
   maxNs: number;
@@ -194,7 +199,7 @@ export function errorCount(row: OpRow): number {
  * ```
  */
 export function summarize(row: OpRow): LatencySummary {
-  const timed = totalCount(row.buckets);
+  const timed = Math.max(row.timed ?? 0, totalCount(row.buckets));
   const q = (p: number) => quantile(row.buckets, p, row.minNs, row.maxNs);
   return {
     timed,
@@ -274,6 +279,7 @@ export function subtractReports(later: Report, earlier: Report): Report {
       bytesIn: r.bytesIn - e.bytesIn,
       bytesOut: r.bytesOut - e.bytesOut,
       sumNs: r.sumNs - e.sumNs,
+      ...(r.timed !== undefined ? { timed: r.timed - (e.timed ?? 0) } : {}),
       buckets: addBuckets(r.buckets, e.buckets, -1),
     };
     // Extremes of the interval, to bucket precision, within the run's exact ones.

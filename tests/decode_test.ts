@@ -1,6 +1,6 @@
 import { compose } from "../probes/compose.ts";
 import { Decoder, decodeRecorded } from "../probes/decode.ts";
-import { findRow, type Report, subtractReports } from "../probes/report.ts";
+import { findRow, type Report, subtractReports, summarize } from "../probes/report.ts";
 import { builtinPlugins } from "../plugins/mod.ts";
 import { assert, assertEquals, root } from "./_helpers.ts";
 
@@ -66,7 +66,22 @@ Deno.test("in-flight requests (packed 64-bit values), lost events, unmatched rep
 });
 
 Deno.test("a histogram map that ran out of keys is reported; counts and sums stay exact", () => {
-  const d = new Decoder(ctx);
+  // A full histogram map (one key here) drops latencies; a map with room only shows requests
+  // that ended between the prints of @lat and @st: nothing was dropped.
+  const full = {
+    ...ctx,
+    composed: compose({ version: [0, 17, 0], plugins: builtinPlugins, mapKeys: 1 }),
+  };
+  const roomy = new Decoder(ctx);
+  for (
+    const l of [
+      `{"type": "printf", "data": "fusetrace:end\\n"}`,
+      `{"type": "map", "data": {"@lat": {"1,40,1,300": 2}}}`,
+      `{"type": "stats", "data": {"@st": {"1,40,1": {"count": 3, "average": 100, "total": 300}}}}`,
+    ]
+  ) roomy.push(l);
+  assertEquals(roomy.finish().histogramDropped, undefined);
+  const d = new Decoder(full);
   for (
     const l of [
       `{"type": "printf", "data": "fusetrace:end\\n"}`,
@@ -80,6 +95,12 @@ Deno.test("a histogram map that ran out of keys is reported; counts and sums sta
   assertEquals(findRow(r, { operation: "LOOKUP" })?.sumNs, 500);
   assertEquals(r.histogramDropped, 3);
   assertEquals(r.untimed, undefined);
+  const s = summarize(findRow(r, { operation: "LOOKUP" })!);
+  assertEquals(
+    [s.timed, s.mean],
+    [5, 100],
+    "the mean over every timed request, not the histogram's",
+  );
 });
 
 Deno.test("requests counted at send but never timed (a full pairing map) are reported", () => {
