@@ -2,7 +2,14 @@ import { compose } from "../probes/compose.ts";
 import { decodeRecorded } from "../probes/decode.ts";
 import { UsageError } from "../probes/errors.ts";
 import { builtinPlugins } from "../plugins/mod.ts";
-import { COLUMNS, defaultCsvName, readCsv, writeCsv, writeFileAtomic } from "../reporters/csv.ts";
+import {
+  checkOutputPath,
+  COLUMNS,
+  defaultCsvName,
+  readCsv,
+  writeCsv,
+  writeFileAtomic,
+} from "../reporters/csv.ts";
 import { assert, assertEquals, assertThrows, root } from "./_helpers.ts";
 
 const report = decodeRecorded(
@@ -72,5 +79,29 @@ Deno.test("writeFileAtomic replaces regular files whole, writes special files in
   writeFileAtomic("/dev/null", "discarded");
   assert(Deno.statSync("/dev/null").isCharDevice, "/dev/null is still a device");
   assertThrows(() => writeFileAtomic(`${dir}/no/such/dir.csv`, "x"), /Cannot write/);
+  // The old predictable temporary name, planted as a link, is never followed; a link at the target
+  // is replaced, not written through.
+  Deno.writeTextFileSync(`${dir}/victim`, "keep");
+  Deno.symlinkSync(`${dir}/victim`, `${dir}/b.csv.${Deno.pid}.tmp`);
+  Deno.symlinkSync(`${dir}/victim`, `${dir}/c.csv`);
+  writeFileAtomic(`${dir}/b.csv`, "b");
+  writeFileAtomic(`${dir}/c.csv`, "c");
+  assertEquals(Deno.readTextFileSync(`${dir}/victim`), "keep");
+  assertEquals(Deno.readTextFileSync(`${dir}/c.csv`), "c");
+  assert(!Deno.lstatSync(`${dir}/c.csv`).isSymlink);
+  Deno.removeSync(dir, { recursive: true });
+});
+
+Deno.test("checkOutputPath: refused before a run — FIFO, directory, missing directory, empty", () => {
+  const dir = Deno.makeTempDirSync();
+  const fifo = `${dir}/fifo`;
+  new Deno.Command("mkfifo", { args: [fifo] }).outputSync();
+  assertThrows(() => checkOutputPath(fifo, "--csv"), /--csv ".*fifo": not a regular file/);
+  assertThrows(() => checkOutputPath(dir, "--csv"), /not a regular file/);
+  assertThrows(() => checkOutputPath(`${dir}/no/x.csv`, "--csv"), /no such directory/);
+  assertThrows(() => checkOutputPath("", "--csv"), /Invalid --csv ""/);
+  checkOutputPath(`${dir}/new.csv`, "--csv");
+  checkOutputPath("/dev/stdout", "--csv");
+  assertEquals([...Deno.readDirSync(dir)].map((e) => e.name), ["fifo"], "nothing left behind");
   Deno.removeSync(dir, { recursive: true });
 });
