@@ -306,7 +306,7 @@ program.command("diff")
     };
     const top = o.top ? parsePositiveInt(o.top, "--top") : undefined;
     // `A B`, or `A1 A2 … -- B1 B2 …` (everything after -- is the new side).
-    const raw = Deno.args.slice(Deno.args.indexOf("diff") + 1);
+    const raw = argv.slice(argv.indexOf("diff") + 1);
     const sep = raw.indexOf("--");
     const nb = sep < 0 ? 1 : raw.length - sep - 1;
     if ((sep < 0 && runs.length !== 2) || (sep >= 0 && (nb < 1 || runs.length - nb < 1))) {
@@ -569,9 +569,12 @@ program.command("demo")
   });
 
 let exitCode = 0;
+/** The arguments main() parses (diff reads its `--` from them; commander drops it). */
+let argv: string[] = [];
 
 /** Runs the CLI with `args`; returns the exit status (2 for usage errors). */
 export async function main(args: string[]): Promise<number> {
+  argv = args;
   if (!args.length) {
     console.error(program.helpInformation());
     return 2;
