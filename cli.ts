@@ -3,7 +3,7 @@
  * fusetrace command line: `trace`, `diff`, `demo`. Parses flags and calls the library.
  * @module
  */
-import { Command, CommanderError, Option } from "@commander-js/extra-typings";
+import { Command, CommanderError, Option } from "npm:@commander-js/extra-typings@^14.0.0";
 import { builtinPlugins } from "./plugins/mod.ts";
 import { UsageError } from "./probes/errors.ts";
 import { onStopSignals } from "./probes/signals.ts";

@@ -2,7 +2,7 @@
  * Parsing of command-line values shared by the commands.
  * @module
  */
-import parseDuration from "parse-duration";
+import parseDuration from "npm:parse-duration@^2.1.4";
 import { UsageError } from "./errors.ts";
 
 /** A day and a year, in ms: the longest slow-request threshold and the longest duration. */

@@ -17,8 +17,8 @@
  * | buckets | the histogram, `index:count;…` (log-linear buckets, see probes/hist.ts) |
  * @module
  */
-import { parse } from "csv-parse/sync";
-import { stringify } from "csv-stringify/sync";
+import { parse } from "npm:csv-parse@^6.1.0/sync";
+import { stringify } from "npm:csv-stringify@^6.6.0/sync";
 import { UsageError } from "../probes/errors.ts";
 import {
   errnoName,

@@ -28,8 +28,8 @@
  * saved; rows within it rank by added total time.
  * @module
  */
-import normalQuantile from "@stdlib/stats-base-dists-normal-quantile";
-import tCdf from "@stdlib/stats-base-dists-t-cdf";
+import normalQuantile from "npm:@stdlib/stats-base-dists-normal-quantile@^0.2.2";
+import tCdf from "npm:@stdlib/stats-base-dists-t-cdf@^0.2.2";
 import { addBuckets, type Buckets, quantile, totalCount } from "../probes/hist.ts";
 import { emptyRow, type OpRow, type Report, rowKey, SOURCE_NAMES } from "../probes/report.ts";
 import { UsageError } from "../probes/errors.ts";

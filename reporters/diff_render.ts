@@ -2,8 +2,8 @@
  * Renders a diff as a coloured table, CSV or JSON.
  * @module
  */
-import pc from "picocolors";
-import { stringify } from "csv-stringify/sync";
+import pc from "npm:picocolors@^1.1.1";
+import { stringify } from "npm:csv-stringify@^6.6.0/sync";
 import { type DiffClass, type DiffRow, type PercentileDiff, PERCENTILES } from "./diff.ts";
 import { columns, fmtNs } from "./format.ts";
 

@@ -168,7 +168,8 @@ Deno.test("a daemon sleeping 20 ms in lookup: service p50 within 5 %; CVMFS pres
 });
 
 Deno.test("daemon source alone (no fuse tracepoints needed), and --uprobe BINARY:PATTERN", async () => {
-  await withStub(5, async (mnt) => {
+  // 20 ms: the sleep's own lateness on a busy VM (up to 0.3 ms) stays well inside 5 %.
+  await withStub(20, async (mnt) => {
     const lib = `${await buildStub()}/libcvmfs_fuse3.so.2.99`;
     const uprobes = [`${lib}:*cvmfs_lookup*`];
     const r = await traced({ mounts: [mnt], sources: ["daemon"], uprobes }, async () => {
@@ -180,7 +181,7 @@ Deno.test("daemon source alone (no fuse tracepoints needed), and --uprobe BINARY
     assertEquals(s.count, 6, "the warm-up's read began before tracing");
     assertEquals(r.daemonMissed, 1);
     assertEquals(s.errors, {});
-    assert(Math.abs(summarize(s).p50 - 5e6) / 5e6 <= 0.05, `${summarize(s).p50}`);
+    assert(Math.abs(summarize(s).p50 - 20e6) / 20e6 <= 0.05, `${summarize(s).p50}`);
     const u = findRow(r, { source: "uprobe", plugin: "uprobe" })!;
     assertEquals(u.operation, "_ZN5cvmfsL12cvmfs_lookupEP8fuse_reqmPKc");
     assertEquals(u.count, 7, "--uprobe BINARY:PATTERN times every call, the warm-up's too");

@@ -1,4 +1,4 @@
-import { assert, assertEquals, spawnUntil, withSquashfs } from "./_helpers.ts";
+import { assert, assertEquals, root, spawnUntil, withSquashfs } from "./_helpers.ts";
 
 /** Runs an example; `work` starts once it printed "attached". */
 async function example(args: string[], work: () => Promise<unknown>) {
@@ -28,5 +28,32 @@ Deno.test("examples/custom_plugin.ts composes a script-defined plugin with built
     });
     assertEquals(r.statx, 4, "one statx() per stat(1) run");
     assert(r.p50_ns > 0);
+  });
+});
+
+Deno.test("a script outside the repository imports mod.ts by path and traces with it", async () => {
+  await withSquashfs({ dirs: 1, subdirs: 1, filesPerDir: 3 }, async (m) => {
+    const dir = Deno.makeTempDirSync({ prefix: "fusetrace-user-script-" }); // no deno.json here
+    Deno.writeTextFileSync(
+      `${dir}/my.ts`,
+      `import { findRow, traceDuring, writeCsv, readCsv } from "${root}mod.ts";\n` +
+        `const { report } = await traceDuring({ mounts: ["${m.mountPoint}"] }, async () => {\n` +
+        `  for (const f of ${
+          JSON.stringify(m.layout.files)
+        }) await Deno.stat("${m.mountPoint}/" + f);\n` +
+        `});\n` +
+        `const back = readCsv(writeCsv(report), "x.csv");\n` +
+        `console.log(findRow(back, { operation: "LOOKUP" })?.count);\n`,
+    );
+    const o = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", `${dir}/my.ts`],
+      cwd: dir,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const err = new TextDecoder().decode(o.stderr);
+    assertEquals(o.code, 0, err);
+    assertEquals(new TextDecoder().decode(o.stdout).trim(), "5", "pkg0, lib0 and 3 files");
+    Deno.removeSync(dir, { recursive: true });
   });
 });
