@@ -18,7 +18,6 @@ import type { ProbePlugin } from "./plugin.ts";
 /** A process with /dev/fuse open. */
 export interface FuseDaemon {
   pid: number;
-  cmdline: string;
   /** Command-line arguments. */
   args: string[];
 }
@@ -40,7 +39,7 @@ export function fuseDaemons(): FuseDaemon[] {
       const fds = [...Deno.readDirSync(`/proc/${e.name}/fd`)];
       if (!fds.some((fd) => link(`/proc/${e.name}/fd/${fd.name}`) === "/dev/fuse")) continue;
       const args = Deno.readTextFileSync(`/proc/${e.name}/cmdline`).split("\0").filter(Boolean);
-      out.push({ pid: Number(e.name), cmdline: args.join(" "), args });
+      out.push({ pid: Number(e.name), args });
     } catch { /* gone, or a kernel thread */ }
   }
   return out;

@@ -239,6 +239,11 @@ export function defaultCsvName(d: Date = new Date()): string {
   }${p(d.getSeconds())}.csv`;
 }
 
+/** The directory a path names a file in. */
+function dirOf(path: string): string {
+  return path.includes("/") ? path.slice(0, path.lastIndexOf("/")) || "/" : ".";
+}
+
 /** Is the path standard output or a device (written in place, never replaced)? */
 function isStream(path: string): boolean {
   return /^\/(dev\/(stdout|stderr|null|fd\/\d+)|proc\/self\/fd\/\d+)$/.test(path);
@@ -260,7 +265,7 @@ export function checkOutputPath(path: string, what: string): void {
   if (st && !st.isFile && !st.isSymlink) {
     throw new UsageError(`Cannot write ${what} "${path}": not a regular file`);
   }
-  const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) || "/" : ".";
+  const dir = dirOf(path);
   try {
     if (!Deno.statSync(dir).isDirectory) throw new Error("not a directory");
     // Writable: create and remove a file there, exclusively (never through a planted link).
@@ -288,7 +293,7 @@ export function writeFileAtomic(path: string, text: string): void {
       throw new UsageError(`Cannot write "${path}": ${(e as Error).message.split(":")[0]}`);
     }
   }
-  const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) || "/" : ".";
+  const dir = dirOf(path);
   let tmp = "";
   try {
     tmp = Deno.makeTempFileSync({ dir, prefix: ".fusetrace-", suffix: ".tmp" });

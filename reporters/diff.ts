@@ -279,11 +279,12 @@ const supports = (n: number, q: number) => n * (1 - q) >= MIN_TAIL;
 /** Two-sided p-value of Welch's t-test; 1 when a side has fewer than two values. */
 export function welch(xs: number[], ys: number[]): number {
   if (xs.length < 2 || ys.length < 2) return 1;
-  const m = (v: number[]) => mean(v);
-  const varOf = (v: number[]) => v.reduce((s, x) => s + (x - m(v)) ** 2, 0) / (v.length - 1);
-  const va = varOf(xs) / xs.length;
-  const vb = varOf(ys) / ys.length;
-  const d = m(ys) - m(xs);
+  const varOf = (v: number[], m: number) =>
+    v.reduce((s, x) => s + (x - m) ** 2, 0) / (v.length - 1);
+  const [mx, my] = [mean(xs), mean(ys)];
+  const va = varOf(xs, mx) / xs.length;
+  const vb = varOf(ys, my) / ys.length;
+  const d = my - mx;
   if (va + vb === 0) return d === 0 ? 1 : 0;
   const tStat = d / Math.sqrt(va + vb);
   const df = (va + vb) ** 2 / (va ** 2 / (xs.length - 1) + vb ** 2 / (ys.length - 1));

@@ -27,6 +27,10 @@ async function stats(mnt: string, n: number): Promise<void> {
   }
 }
 
+/** The LOOKUP count a written CSV holds. */
+const lookupsIn = (file: string) =>
+  findRow(readCsv(Deno.readTextFileSync(file), file), { operation: "LOOKUP" })?.count;
+
 const bpftraceOf = async (pid: number) => {
   const o = await new Deno.Command("pgrep", { args: ["-P", String(pid), "bpftrace"] }).output();
   return Number(new TextDecoder().decode(o.stdout).trim().split("\n")[0]);
@@ -49,8 +53,7 @@ Deno.test("the traced command's exit status becomes fusetrace's, after the CSV i
     ]);
     assertEquals(r.code, 3, r.stderr);
     assertMatch(r.stderr, /fusetrace: sh exited with status 3/);
-    const csv = readCsv(Deno.readTextFileSync(`${dir}/x.csv`), "x.csv");
-    assertEquals(findRow(csv, { operation: "LOOKUP" })?.count, 2, "sw0 and the file");
+    assertEquals(lookupsIn(`${dir}/x.csv`), 2, "sw0 and the file");
     Deno.removeSync(dir, { recursive: true });
   });
 });
@@ -64,8 +67,7 @@ for (const signal of ["SIGHUP", "SIGQUIT", "SIGTERM"] as const) {
       t.child.kill(signal);
       const o = await t.finish();
       assertEquals(o.status.code, 0, o.stderr);
-      const csv = readCsv(Deno.readTextFileSync(`${dir}/s.csv`), "s.csv");
-      assertEquals(findRow(csv, { operation: "LOOKUP" })?.count, 4);
+      assertEquals(lookupsIn(`${dir}/s.csv`), 4);
       Deno.removeSync(dir, { recursive: true });
     });
   });
@@ -89,8 +91,7 @@ Deno.test("bpftrace killed: the last snapshot is written, with a line saying why
     const o = await t.finish();
     assertEquals(o.status.code, 0, o.stderr);
     assertMatch(o.stderr, /the trace ended: bpftrace was killed by SIGKILL before its exit report/);
-    const csv = readCsv(Deno.readTextFileSync(`${dir}/k.csv`), "k.csv");
-    assertEquals(findRow(csv, { operation: "LOOKUP" })?.count, 4);
+    assertEquals(lookupsIn(`${dir}/k.csv`), 4);
     Deno.removeSync(dir, { recursive: true });
   });
 });
@@ -104,8 +105,7 @@ Deno.test("a stopped bpftrace is continued on Ctrl-C; the trace still ends with 
     t.child.kill("SIGINT");
     const o = await t.finish();
     assertEquals(o.status.code, 0, o.stderr);
-    const csv = readCsv(Deno.readTextFileSync(`${dir}/p.csv`), "p.csv");
-    assertEquals(findRow(csv, { operation: "LOOKUP" })?.count, 3);
+    assertEquals(lookupsIn(`${dir}/p.csv`), 3);
     Deno.removeSync(dir, { recursive: true });
   });
 });
