@@ -4,27 +4,41 @@
  * @module
  */
 import { Command, CommanderError, Option } from "npm:@commander-js/extra-typings@^14.0.0";
-import { builtinPlugins } from "./plugins/mod.ts";
-import { UsageError } from "./probes/errors.ts";
-import { onStopSignals } from "./probes/signals.ts";
 import {
+  builtinRegistry,
   checkComm,
+  checkOutputPath,
+  columns,
   DAY_MS,
+  defaultCsvName,
+  formatHistograms,
+  formatSections,
+  formatSideBySide,
+  formatSlow,
+  formatSplit,
+  formatTable,
+  formatTotals,
   MAX_MAP_KEYS,
+  onStopSignals,
   parseDurationMs,
   parseList,
   parsePid,
   parsePositiveInt,
+  type PluginRegistry,
+  prepare,
+  type ProbePlugin,
+  resolveMount,
+  run,
+  sanitize,
   signalNumber,
-} from "./probes/options.ts";
-import { resolveMount } from "./probes/mounts.ts";
-import { prepare, run } from "./probes/runner.ts";
-import { SOURCE_CHOICES, type SourceChoice } from "./probes/sources.ts";
-import { checkOutputPath, defaultCsvName, writeCsv, writeFileAtomic } from "./reporters/csv.ts";
-import { formatHistograms } from "./reporters/histogram.ts";
-import { sanitize } from "./reporters/format.ts";
-import { formatSideBySide, formatSlow, formatSplit, formatTable } from "./reporters/table.ts";
-import { VERSION } from "./probes/version.ts";
+  SOURCE_CHOICES,
+  type SourceChoice,
+  UsageError,
+  VERSION,
+  writeCsv,
+  writeFileAtomic,
+  writeJson,
+} from "./mod.ts";
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -73,8 +87,18 @@ program.command("trace")
     "Trace FUSE requests until Ctrl-C (or --duration, or the end of COMMAND), then report per operation",
   )
   .argument("[command...]", "run this command once the probes are attached; stop when it exits")
-  .option("--plugins <list>", "plugins to enable, comma-separated (default: all)")
-  .option("--list-plugins", "list the plugins and exit")
+  .option(
+    "--plugins <list>",
+    "plugins to enable, comma-separated (default: every timing plugin; see --list-plugins)",
+  )
+  .option(
+    "--plugin-file <file>",
+    "load plugins from a TypeScript file and enable them (repeatable)",
+    collect,
+    [] as string[],
+  )
+  .option("--list-plugins", "list the plugins (with those of --plugin-file) and exit")
+  .option("--top <n>", "entries kept in each plugin section (negative, requesters, …)", "20")
   .option("-m, --mount <path>", "only this FUSE mount (repeatable)", collect, [] as string[])
   .option("-p, --pid <pid>", "only requests of this process")
   .option("--comm <name>", "only requests of processes with this command name")
@@ -85,6 +109,12 @@ program.command("trace")
   .option("--hist", "print latency histograms")
   .option("--slow <time>", "log each request slower than this, as it ends (e.g. 10ms)")
   .option("--csv [file]", "write the report as CSV (default fusetrace_YYYYmmdd-HHMMSS.csv)")
+  .option("--json <file>", "write the whole report as JSON (schema fusetrace-report 1)")
+  .addOption(
+    new Option("--format <fmt>", "report on stdout as a table or as JSON").choices(
+      ["table", "json"] as const,
+    ).default("table" as const),
+  )
   .option(
     "--daemon-pid <pid>",
     "the daemon of the (one) --mount (repeatable)",
@@ -107,10 +137,12 @@ program.command("trace")
   .option("--map-keys <n>", "maximum keys per bpftrace map (default: sized to the trace)")
   .action(async (command, o) => {
     if (command.length) requireExecutable(command[0]!);
+    const { registry, fromFiles } = await pluginRegistry(o.pluginFile);
     if (o.listPlugins) {
-      for (const p of builtinPlugins) console.log(`${p.name.padEnd(10)} ${p.description}`);
+      console.log(listPlugins(registry));
       return;
     }
+    const top = parsePositiveInt(o.top, "--top", 1_000_000);
     const durationMs = o.duration !== undefined ? parseDurationMs(o.duration) : undefined;
     const intervalMs = o.interval !== undefined
       ? parseDurationMs(o.interval, "interval")
@@ -124,14 +156,14 @@ program.command("trace")
       throw new UsageError(`Invalid --plugins "${o.plugins}": name at least one plugin`);
     }
     const csv = o.csv === true ? defaultCsvName() : o.csv;
-    // Where the CSV goes is checked before the trace, not found wanting after it.
+    // Where the reports go is checked before the trace, not found wanting after it.
     if (csv !== undefined) checkOutputPath(csv, "--csv");
+    if (o.json !== undefined) checkOutputPath(o.json, "--json");
     const daemonPids = o.daemonPid.map((x) => parsePid(x, "daemon pid"));
     // Presets limited to some mounts run in the processes seen serving them (evidence).
     let presetPids: number[] | undefined;
     if (o.daemon.length && o.mount.length && !daemonPids.length) {
-      const { servedBy } = await import("./probes/daemon.ts");
-      const { detectCapabilities, findBpftrace } = await import("./probes/capabilities.ts");
+      const { servedBy, detectCapabilities, findBpftrace } = await import("./mod.ts");
       const bin = findBpftrace();
       const mounts = o.mount.map((m) => resolveMount(m));
       const served = await servedBy(bin, detectCapabilities(bin), mounts);
@@ -143,8 +175,18 @@ program.command("trace")
         );
       }
     }
+    const named = o.plugins ? parseList(o.plugins) : [];
     const p = prepare({
-      ...(o.plugins ? { plugins: parseList(o.plugins) } : {}),
+      registry,
+      top,
+      ...(named.length || fromFiles.length
+        ? {
+          plugins: [
+            ...(named.length ? named : registry.select().map((x) => x.name)),
+            ...fromFiles.filter((f) => !named.includes(f.name)),
+          ],
+        }
+        : {}),
       mounts: o.mount,
       ...(pid !== undefined ? { pid } : {}),
       ...(o.comm ? { comm: o.comm } : {}),
@@ -172,6 +214,7 @@ program.command("trace")
     const ac = new AbortController();
     const unlisten = onStopSignals(() => ac.abort());
     let commandStatus = 0;
+    let commandRun: { argv: string[]; wallMs: number; status: number } | undefined;
     const what = [
       p.sources.request ? "requests" : "",
       p.sources.kernel ? `kernel callbacks (${p.sources.fentry ? "fentry" : "kprobe"})` : "",
@@ -187,10 +230,16 @@ program.command("trace")
         signal: ac.signal,
         onReady: () => {
           if (command.length) {
+            const began = performance.now();
             const child = new Deno.Command(command[0]!, { args: command.slice(1) }).spawn();
             child.status.then((s) => {
               // Its status becomes fusetrace's, once the report is written.
               commandStatus = s.signal ? 128 + signalNumber(s.signal) : s.code;
+              commandRun = {
+                argv: command,
+                wallMs: performance.now() - began,
+                status: commandStatus,
+              };
               if (!s.success) {
                 console.error(
                   `fusetrace: ${command[0]} ${
@@ -215,11 +264,26 @@ program.command("trace")
           console.log(`${o.timestamp ? `${stamp()}\n` : ""}${formatTable(r)}\n`);
         },
       });
-      if (!intervalMs) console.log(formatTable(report));
-      for (const extra of [formatSideBySide(report), formatSplit(report)]) {
-        if (extra) console.log(`\n${extra}`);
+      if (commandRun) report.command = commandRun;
+      if (o.format === "json") console.log(writeJson(report).trimEnd());
+      else {
+        if (!intervalMs) console.log(formatTable(report));
+        for (
+          const extra of [
+            formatSideBySide(report),
+            formatSplit(report),
+            formatSections(report, p.plugins, top),
+            formatTotals(report),
+          ]
+        ) {
+          if (extra) console.log(`\n${extra}`);
+        }
+        if (o.hist) console.log(`\n${formatHistograms(report)}`);
       }
-      if (o.hist) console.log(`\n${formatHistograms(report)}`);
+      if (o.json !== undefined) {
+        writeFileAtomic(o.json, writeJson(report));
+        console.error(`JSON written to ${o.json}`);
+      }
       if (csv) {
         writeFileAtomic(csv, writeCsv(report));
         console.error(`CSV written to ${csv}`);
@@ -230,6 +294,42 @@ program.command("trace")
       unlisten();
     }
   });
+
+/** The built-in plugins and those of the --plugin-file files. */
+async function pluginRegistry(
+  files: readonly string[],
+): Promise<{ registry: PluginRegistry; fromFiles: ProbePlugin[] }> {
+  const registry = builtinRegistry();
+  const fromFiles: ProbePlugin[] = [];
+  const { loadPluginFile } = await import("./mod.ts");
+  for (const f of files) {
+    for (const plugin of await loadPluginFile(f)) {
+      try {
+        registry.add(plugin, f);
+      } catch (e) {
+        throw new UsageError(`--plugin-file ${f}: ${(e as Error).message}`);
+      }
+      fromFiles.push(plugin);
+    }
+  }
+  return { registry, fromFiles };
+}
+
+/** One line per plugin: name, kind, selected by default, origin, description. */
+function listPlugins(registry: PluginRegistry): string {
+  const rows = registry.all().map((p) => [
+    p.name,
+    p.program || p.parse ? "analysis" : "timing",
+    p.byDefault === false ? "no" : "yes",
+    registry.origin(p.name) ?? "",
+    p.description,
+  ]);
+  // Description last and left as it is: columns() right-aligns all but the first column.
+  const head = columns([["PLUGIN", "KIND", "DEFAULT", "FROM"], ...rows.map((r) => r.slice(0, 4))])
+    .split("\n");
+  return head.map((l, i) => i ? `${l}  ${sanitize(rows[i - 1]![4]!)}` : `${l}  DESCRIPTION`)
+    .join("\n");
+}
 
 function pair(text: string, what: string): [number, number] {
   const m = /^(\d+(?:\.\d+)?),(\d+(?:\.\d+)?)$/.exec(text.trim());
@@ -277,11 +377,9 @@ program.command("diff")
   .option("--count-abs <low,high>", "count thresholds of the original colours", "100,500")
   .option("--count-rel <low,high>", "relative count thresholds of the original colours, %", "10,25")
   .action(async (runs, o) => {
-    const { loadRun } = await import("./reporters/legacy.ts");
-    const { compareRuns, DEFAULT_THRESHOLDS, legend, relabelMounts, topRows } = await import(
-      "./reporters/diff.ts"
-    );
-    const render = await import("./reporters/diff_render.ts");
+    const { compareRuns, DEFAULT_THRESHOLDS, legend, loadRun, relabelMounts, topRows } =
+      await import("./mod.ts");
+    const render = await import("./mod.ts");
     const positive = (text: string, what: string, max = Infinity, zero = false) => {
       const n = Number(text.trim());
       if (!/^\d+(\.\d+)?$/.test(text.trim()) || !(n > 0 || (zero && n === 0)) || n > max) {
@@ -355,9 +453,7 @@ program.command("count")
   .option("-d, --duration <time>", "stop after this time (else Ctrl-C)")
   .option("--csv [file]", "write the counts as CSV (default fusetrace_YYYYmmdd-HHMMSS.csv)")
   .action(async (o) => {
-    const { prepareCount } = await import("./probes/runner.ts");
-    const { formatCounts } = await import("./reporters/table.ts");
-    const { OPCODES } = await import("./probes/opcodes.ts");
+    const { formatCounts, OPCODES, prepareCount } = await import("./mod.ts");
     const durationMs = o.duration !== undefined ? parseDurationMs(o.duration) : undefined;
     const csv = o.csv === true ? defaultCsvName() : o.csv;
     if (csv !== undefined) checkOutputPath(csv, "--csv");
@@ -418,10 +514,13 @@ program.command("count")
 program.command("doctor")
   .description("Check what this machine can trace; exit 0 when tracing is possible, 1 when not")
   .action(async () => {
-    const { diagnoseMounts, formatDiagnosis, formatMissingBpftrace } = await import(
-      "./probes/doctor.ts"
-    );
-    const { detectCapabilities, findBpftrace } = await import("./probes/capabilities.ts");
+    const {
+      detectCapabilities,
+      diagnoseMounts,
+      findBpftrace,
+      formatDiagnosis,
+      formatMissingBpftrace,
+    } = await import("./mod.ts");
     try {
       const bin = findBpftrace();
       const caps = detectCapabilities(bin);
@@ -449,9 +548,9 @@ program.command("testfs")
   .option("--attr-timeout <s>", "kernel attribute cache timeout, seconds", "60")
   .option("--no-keep-cache", "drop the page cache on open")
   .option("--single-thread", "serve one request at a time")
+  .option("--negative-entries", "answer missing names with a node-id-0 entry (CVMFS), not ENOENT")
   .action(async (mnt, o) => {
-    const { mountTestFs } = await import("./testfs/fs.ts");
-    const { parseErrors, parseLatency } = await import("./testfs/options.ts");
+    const { mountTestFs, parseErrors, parseLatency } = await import("./mod.ts");
     const num = (v: string, what: string, int = true) => {
       const n = Number(v);
       if (!Number.isFinite(n) || n < 0 || (int && !Number.isInteger(n))) {
@@ -476,6 +575,7 @@ program.command("testfs")
       attrTimeout: num(o.attrTimeout, "--attr-timeout", false),
       keepCache: o.keepCache,
       singleThread: !!o.singleThread,
+      negativeEntries: !!o.negativeEntries,
     };
     // Signal listeners first: a SIGTERM that arrives while mounting must still unmount.
     const state: { stopped: boolean; close?: () => void } = { stopped: false };

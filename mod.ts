@@ -13,6 +13,7 @@
  * ```
  * @module
  */
+import type { Report } from "./probes/report.ts";
 export * from "./probes/plugin.ts";
 export * from "./probes/opcodes.ts";
 export * from "./probes/hist.ts";
@@ -22,7 +23,7 @@ export * from "./probes/compose.ts";
 export * from "./probes/decode.ts";
 export * from "./probes/sources.ts";
 export * from "./probes/mounts.ts";
-export * from "./probes/errors.ts";
+export * from "./util/errors.ts";
 export * from "./probes/runner.ts";
 export * from "./plugins/mod.ts";
 export * from "./reporters/table.ts";
@@ -34,4 +35,44 @@ export * from "./testfs/fs.ts";
 export * from "./testfs/spawn.ts";
 export * from "./testfs/tree.ts";
 export * from "./testfs/options.ts";
-export * from "./probes/signals.ts";
+export * from "./util/signals.ts";
+export * from "./probes/dialect.ts";
+export * from "./probes/daemon.ts";
+export * from "./probes/doctor.ts";
+export * from "./probes/bpfstats.ts";
+export * from "./reporters/diff_render.ts";
+export * from "./util/format.ts";
+export * from "./util/options.ts";
+export * from "./util/version.ts";
+export * from "./reporters/sections.ts";
+export * from "./reporters/json.ts";
+
+import * as engine from "./probes/runner.ts";
+import { builtinRegistry } from "./plugins/mod.ts";
+
+/** Options with the built-in plugins as the registry when none is given. */
+function withBuiltins(o: engine.TraceOptions): engine.TraceOptions {
+  return o.registry ? o : { ...o, registry: builtinRegistry() };
+}
+
+/**
+ * Runs a trace with the built-in plugins known by name (see the engine's `trace` in
+ * probes/runner.ts, which takes a registry).
+ * @throws {UsageError} on bad options; {Error} when bpftrace fails
+ */
+export function trace(o: engine.TraceOptions = {}): Promise<Report> {
+  return engine.trace(withBuiltins(o));
+}
+
+/** `prepare` with the built-in plugins known by name. */
+export function prepare(o: engine.TraceOptions = {}): engine.Prepared {
+  return engine.prepare(withBuiltins(o));
+}
+
+/** `traceDuring` with the built-in plugins known by name. */
+export function traceDuring<T>(
+  o: engine.TraceOptions,
+  work: (bpftracePid: number) => Promise<T>,
+): Promise<{ result: T; report: Report }> {
+  return engine.traceDuring(withBuiltins(o), work);
+}

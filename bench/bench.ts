@@ -9,11 +9,11 @@ import { servedBy } from "../probes/daemon.ts";
 import { detectCapabilities, findBpftrace } from "../probes/capabilities.ts";
 import { resolveMount } from "../probes/mounts.ts";
 import { summarize } from "../probes/report.ts";
-import { traceDuring } from "../probes/runner.ts";
+import { traceDuring } from "../mod.ts";
 import { totalRunTimeNs, withBpfStats } from "../probes/bpfstats.ts";
 import type { SourceChoice } from "../probes/sources.ts";
 import { writeCsv, writeFileAtomic } from "../reporters/csv.ts";
-import { columns, fmtNs } from "../reporters/format.ts";
+import { columns, fmtNs } from "../util/format.ts";
 import type { Workload } from "./workload.ts";
 
 const WORKLOAD = new URL("./workload.ts", import.meta.url).pathname;

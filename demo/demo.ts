@@ -5,8 +5,8 @@
  * then a second run with a slower LOOKUP, and the coloured diff of the two. Cleans up on Ctrl-C.
  * @module
  */
-import { traceDuring } from "../probes/runner.ts";
-import { onStopSignals } from "../probes/signals.ts";
+import { traceDuring } from "../mod.ts";
+import { onStopSignals } from "../util/signals.ts";
 import { unavailable } from "../probes/sources.ts";
 import { detectCapabilities, requireRoot } from "../probes/capabilities.ts";
 import type { Report } from "../probes/report.ts";

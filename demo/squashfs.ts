@@ -3,8 +3,8 @@
  * and mounted with squashfuse in the foreground (so we own its process and can unmount cleanly).
  * @module
  */
-import { UsageError } from "../probes/errors.ts";
-import { deviceOf, waitForMount } from "../probes/mounts.ts";
+import { UsageError } from "../util/errors.ts";
+import { deviceOf, waitForMount } from "../util/fs.ts";
 
 /** Shape of a generated tree: `dirs` top directories × `subdirs` × `filesPerDir` files. */
 export interface TreeShape {

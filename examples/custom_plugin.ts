@@ -25,7 +25,6 @@ if (import.meta.main) {
   }
   const report = await trace({
     plugins: ["lookup", "getattr", statx],
-    custom: [statx],
     mounts: [mount],
     ...(comm ? { comm } : {}),
     durationMs: Number(seconds) * 1000,

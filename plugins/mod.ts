@@ -1,8 +1,9 @@
 /**
- * The built-in plugins, one per FUSE callback group.
+ * The built-in plugins: one timing plugin per FUSE callback group, and the analyses (`negative`,
+ * `requesters`, `sizes`) that bring their own snippets and parsers.
  * @module
  */
-import type { ProbePlugin } from "../probes/plugin.ts";
+import { PluginRegistry, type ProbePlugin } from "../probes/plugin.ts";
 import lookup from "./lookup.ts";
 import getattr from "./getattr.ts";
 import access from "./access.ts";
@@ -18,9 +19,16 @@ import namespace from "./namespace.ts";
 import fsync from "./fsync.ts";
 import forget from "./forget.ts";
 import other from "./other.ts";
+import negative from "./negative.ts";
+import requesters from "./requesters.ts";
+import sizes from "./sizes.ts";
 
 export { access, forget, fsync, getattr, lookup, namespace, open, other, read, readdir, readlink };
-export { release, statfs, write, xattr };
+export { negative, release, requesters, sizes, statfs, write, xattr };
+export type { NegativeName, NegativeSection } from "./negative.ts";
+export { negativePath } from "./negative.ts";
+export type { Requester, RequestersSection } from "./requesters.ts";
+export type { SizeHistogram, SizesSection } from "./sizes.ts";
 
 /** Every built-in plugin, in report order. */
 export const builtinPlugins: readonly ProbePlugin[] = [
@@ -40,3 +48,15 @@ export const builtinPlugins: readonly ProbePlugin[] = [
   forget,
   other,
 ];
+
+/** The built-in analyses: selected by name only (`--plugins negative,requesters,sizes`). */
+export const builtinAnalyses: readonly ProbePlugin[] = [
+  negative as ProbePlugin,
+  requesters as ProbePlugin,
+  sizes as ProbePlugin,
+];
+
+/** A registry of every built-in plugin (a script adds its own with `add()`). */
+export function builtinRegistry(): PluginRegistry {
+  return new PluginRegistry([...builtinPlugins, ...builtinAnalyses]);
+}

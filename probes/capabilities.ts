@@ -4,13 +4,10 @@
  * functions that can be probed. A `Capabilities` value is plain data, so tests replay recorded sets.
  * @module
  */
-import { UsageError } from "./errors.ts";
+import { UsageError } from "../util/errors.ts";
+import { dialectFor, MIN_BPFTRACE, parseVersion, type Version, versionAtLeast } from "./dialect.ts";
 
-/** A bpftrace version as [major, minor, patch]. */
-export type Version = readonly [number, number, number];
-
-/** The oldest bpftrace the composer supports. */
-export const MIN_BPFTRACE: Version = [0, 16, 0];
+export { MIN_BPFTRACE, parseVersion, type Version, versionAtLeast };
 
 /** What a machine can trace. */
 export interface Capabilities {
@@ -52,18 +49,6 @@ export interface Capabilities {
 /** Install lines for bpftrace, for error messages. */
 export const INSTALL_BPFTRACE = "install it: apt-get install bpftrace (Debian/Ubuntu) or " +
   "dnf install bpftrace (EL/Fedora)";
-
-/** Parses `bpftrace v0.17.0` (or `0.20.1-2`) into a version. */
-export function parseVersion(text: string): Version | undefined {
-  const m = /v?(\d+)\.(\d+)(?:\.(\d+))?/.exec(text);
-  return m ? [Number(m[1]), Number(m[2]), Number(m[3] ?? 0)] : undefined;
-}
-
-/** a ≥ b */
-export function versionAtLeast(a: Version, b: Version): boolean {
-  for (let i = 0; i < 3; i++) if (a[i] !== b[i]) return a[i]! > b[i]!;
-  return true;
-}
 
 /**
  * The bpftrace binary: `$FUSETRACE_BPFTRACE`, else `bpftrace` on PATH.
@@ -126,9 +111,6 @@ export function uniqueAtSend(release: string): boolean {
   return !v || !versionAtLeast(v, [6, 12, 0]) || versionAtLeast(v, [6, 18, 0]);
 }
 
-/** The first bpftrace with raw tracepoints (0.17 has none; 0.23 and 0.27 tried in guests). */
-export const RAW_TRACEPOINTS: Version = [0, 18, 0];
-
 /**
  * Whether this bpftrace attaches fentry (kfunc) probes: its `--info` says so up to 0.26; 0.27
  * dropped the line, so there it is BTF with bpftrace ≥ 0.20, confirmed by attaching one probe.
@@ -139,7 +121,7 @@ export function fentryAvailable(
 ): boolean {
   const said = /(?:kfunc|fentry): (yes|no)/.exec(o.info);
   if (said) return said[1] === "yes";
-  if (!o.btf || !versionAtLeast(o.version, [0, 20, 0])) return false;
+  if (!o.btf || !dialectFor(o.version).fentrySpelled) return false;
   return run(bin, ["-e", "fentry:vfs_read { exit(); } BEGIN { exit(); }"]).ok;
 }
 
@@ -250,7 +232,7 @@ export function detectCapabilities(bin: string = findBpftrace()): Capabilities {
     uniqueAtSend: uniqueAtSend(kernel),
     requestSent: !!tracefs && exists(`${tracefs}/events/fuse/fuse_request_sent`),
     fuseUring: readTrimmed("/sys/module/fuse/parameters/enable_uring") === "Y",
-    rawTracepoints: btf && versionAtLeast(version, RAW_TRACEPOINTS),
+    rawTracepoints: btf && dialectFor(version).rawTracepoints,
     kprobes: exists("/sys/bus/event_source/devices/kprobe"),
     fentry: fentryAvailable(bin, { version, info, btf }),
     btf,

@@ -3,32 +3,33 @@
  * sources and the filters into one bpftrace program for a given bpftrace version, plus the table
  * the decoder needs to name what the program's maps hold.
  *
- * Every source aggregates into the same maps, keyed by (source id, connection, op, …):
- * `@lat` log-linear latency buckets (see hist.ts), `@st` (stats: timed count and exact sum),
- * `@min`/`@max` exact
- * extremes, `@err` errors by errno, `@cnt` untimed counts, `@bin`/`@bout` payload bytes. In-flight
- * requests stay in `@req` and are printed at exit.
+ * Every source aggregates into the same maps, keyed by (source id, connection, op, …), named in
+ * schema.ts (`MAP`): latency buckets, exact stats, extremes, errors, counts, payload bytes. In-flight
+ * requests stay in `MAP.inFlight` and are printed at exit. Plugins add their own probes, hook
+ * statements and maps through a builder (see plugin.ts).
  * @module
  */
-import { RAW_TRACEPOINTS, type Version, versionAtLeast } from "./capabilities.ts";
+import { type Dialect, dialectFor, mapKeysEnv, type Version } from "./dialect.ts";
 import { NO_REPLY } from "./opcodes.ts";
-import { opcodeOwners, type ProbePlugin } from "./plugin.ts";
+import {
+  type Hook,
+  type HookSource,
+  opcodeOwners,
+  type ProbePlugin,
+  type ProgramBuilder,
+} from "./plugin.ts";
 import { SUB_BITS } from "./hist.ts";
+import {
+  END_MARK,
+  MAP,
+  pluginMapName,
+  REPORTED_MAPS,
+  SLOW_MARK,
+  SNAPSHOT_MARK,
+  SOURCE_ID,
+} from "./schema.ts";
 
-/** Source ids as they appear in the first key of every aggregation map. */
-export const SOURCE_ID = {
-  request: 1,
-  kernel: 2,
-  probe: 3,
-  daemon: 4,
-  queue: 5,
-  transit: 6,
-  uprobe: 7,
-  served: 8,
-} as const;
-
-/** The sources whose rows are per connection (mount) and opcode; the others are per table entry. */
-export const CONNECTION_SOURCES = ["request", "daemon", "queue", "transit", "served"] as const;
+export * from "./schema.ts";
 
 /** How the request source pairs a send with its end: `unique`, or the `struct fuse_req` pointer. */
 export type RequestKey = "unique" | "pointer";
@@ -63,12 +64,11 @@ function connectionOfFd(fd: string): string[] {
  * `@served[pid, connection]` (evidence of who serves which mount); it ends after `ms`.
  */
 export function composeServedBy(version: Version, pids: readonly number[], ms: number): string {
-  const arg = versionAtLeast(version, [0, 19, 0]) ? "args." : "args->";
   return [
     `tracepoint:syscalls:sys_enter_writev /${pids.map((p) => `pid == ${p}`).join(" || ")}/`,
     "{",
     "  $c = (uint64)0;",
-    ...indent(connectionOfFd(`${arg}fd`)),
+    ...indent(connectionOfFd(dialectFor(version).arg("fd"))),
     "  if ($c != 0) { @served[pid, $c] = count(); }",
     "}",
     "",
@@ -77,15 +77,9 @@ export function composeServedBy(version: Version, pids: readonly number[], ms: n
   ].join("\n");
 }
 
-/**
- * Set in bpftrace's environment (as `NAME=1`), it makes bpftrace print this name once every probe
- * is attached.
- */
-export const READY_MARK = "__BPFTRACE_NOTIFY_PROBES_ATTACHED";
-
 /** Arguments that make this bpftrace version compile `file` without running it. */
 export function dryRunArgs(version: Version, file: string): string[] {
-  return [versionAtLeast(version, [0, 22, 0]) ? "--dry-run" : "-d", file];
+  return dialectFor(version).dryRunArgs(file);
 }
 
 /** A daemon function timed with uprobe/uretprobe. */
@@ -178,33 +172,13 @@ export interface Composed {
   otherPlugin?: string;
   /** The program counts replies without a recorded request (meaningful only without filters). */
   countsUnmatched: boolean;
+  /** Plugin maps by bpftrace name (see {@link ProgramBuilder.map}). */
+  pluginMaps?: Map<string, PluginMap>;
 }
-
-/** Marker printed after each interval snapshot. */
-export const SNAPSHOT_MARK = "fusetrace:snapshot";
-/** Prefix of a slow-request line: connection, opcode, latency ns, requester pid, errno. */
-export const SLOW_MARK = "fusetrace:slow";
-/** Marker printed by END: the exit dump of the maps follows. */
-export const END_MARK = "fusetrace:end";
-
-const MAPS = [
-  "@lat",
-  "@st",
-  "@min",
-  "@max",
-  "@err",
-  "@cnt",
-  "@bin",
-  "@bout",
-  "@unmatched",
-  "@u0",
-  "@dmiss",
-  "@calls",
-];
 
 /**
  * Composes one bpftrace program.
- * @throws {TypeError} when two plugins claim one opcode, or nothing is left to trace
+ * @throws {TypeError} when two selected plugins claim one opcode, or nothing is left to trace
  * @example The program for lookup only, bpftrace 0.17
  * ```ts
  * import { compose } from "./compose.ts";
@@ -213,53 +187,63 @@ const MAPS = [
  * ```
  */
 export function compose(o: ComposeOptions): Composed {
-  const v = o.version;
-  if ((o.request ?? true) && o.requestKey === "pointer" && !versionAtLeast(v, RAW_TRACEPOINTS)) {
+  const dialect = dialectFor(o.version);
+  if ((o.request ?? true) && o.requestKey === "pointer" && !dialect.rawTracepoints) {
     throw new TypeError(
-      `bpftrace ${v.join(".")} has no raw tracepoints to pair requests by pointer`,
+      `bpftrace ${o.version.join(".")} has no raw tracepoints to pair requests by pointer`,
     );
   }
-  const known = o.known ?? o.plugins;
-  const owners = opcodeOwners([...new Set([...known, ...o.plugins])]);
-  const selected = new Set(o.plugins.map((p) => p.name));
+  // Ownership among the selected plugins only; `other` takes what no known plugin lists.
+  const owners = opcodeOwners(o.plugins);
   const other = o.plugins.find((p) => p.claimsUnowned);
+  const listed = new Set([...(o.known ?? []), ...o.plugins].flatMap((p) => p.opcodes ?? []));
   const opcodePlugin = new Map<number, string>();
-  for (const [op, p] of owners) if (selected.has(p.name)) opcodePlugin.set(op, p.name);
+  for (const [op, p] of owners) opcodePlugin.set(op, p.name);
+  // Opcodes an analysis observes are traced too, named after a plugin that lists them.
+  for (const p of o.plugins) {
+    for (const op of p.observes ?? []) {
+      if (opcodePlugin.has(op)) continue;
+      const owner = (o.known ?? []).find((k) => k.opcodes?.includes(op));
+      opcodePlugin.set(op, owner?.name ?? p.name);
+    }
+  }
+  const tracedOp = (op: number) => opcodePlugin.has(op) || (!!other && !listed.has(op));
   const mapKeys = o.mapKeys ?? 4096;
   const traced = opcodePlugin.size > 0 || !!other;
   const request = (o.request ?? true) && traced;
   const daemons = traced ? o.daemons ?? [] : [];
+  const everything = !!other && [...listed].every((op) => opcodePlugin.has(op));
+  const contributions = new Contributions(dialect, { request, daemon: daemons.length > 0 });
+  for (const p of o.plugins) contributions.run(p);
   const ctx: Ctx = {
     o,
-    arg: versionAtLeast(v, [0, 19, 0]) ? "args." : "args->",
+    d: dialect,
     used: new Set<string>(),
-    ...opcodeFilter(owners, selected, other),
+    ...opcodeFilter(tracedOp, !!other, everything),
     split: request && daemons.length > 0,
     sent: request && !!o.sentSplit && o.requestKey !== "pointer",
-    filtered: o.pid !== undefined || !!o.comm || !!o.connections?.length ||
-      !(other && [...owners.values()].every((p) => selected.has(p.name))),
+    filtered: o.pid !== undefined || !!o.comm || !!o.connections?.length || !everything,
+    hooks: contributions,
   };
 
-  const out: string[] = [];
-  if (versionAtLeast(v, [0, 20, 0])) {
-    const missing = versionAtLeast(v, [0, 21, 0]) ? '; missing_probes = "warn"' : "";
-    out.push(`config = { max_map_keys = ${mapKeys}${missing} }`, "");
-  }
+  const out: string[] = [...dialect.header(mapKeys)];
   // The request's end probe goes after the daemon's: bpftrace types a map by its first assignment
   // in program order, and the end probe reads the daemon's maps.
   const req = request ? requestProbes(ctx) : { send: [], end: [] };
   out.push(...req.send, ...sentProbe(ctx), ...daemonProbes(ctx, daemons), ...req.end);
-  const timed = timedEntries(o, selected);
+  const timed = timedEntries(o);
   out.push(...timedProbes(ctx, timed));
+  out.push(...contributions.probes);
   if (!request && !daemons.length && !timed.length && !o.uprobeCounts?.length) {
     throw new TypeError("Nothing to trace: no selected plugin has a probe for the chosen sources");
   }
 
+  const reported = [...REPORTED_MAPS.filter((m) => ctx.used.has(m)), ...contributions.reported];
   if (o.intervalMs) {
     out.push(
       `interval:ms:${o.intervalMs}`,
       "{",
-      ...MAPS.filter((m) => ctx.used.has(m)).map((m) => `  print(${m});`),
+      ...reported.map((m) => `  print(${m});`),
       `  printf("${SNAPSHOT_MARK}\\n");`,
       "}",
       "",
@@ -275,24 +259,104 @@ export function compose(o: ComposeOptions): Composed {
     ...(ctx.split ? ["@dw"] : []),
     ...(o.slowNs && request ? ["@who", "@whoc"] : []),
     ...(ctx.sent ? ["@snt"] : []),
+    ...contributions.temporary,
   ];
   out.push("END", "{", ...scratch.map((m) => `  clear(${m});`), `  printf("${END_MARK}\\n");`, "}");
 
   return {
     program: out.join("\n") + "\n",
-    env: { BPFTRACE_MAP_KEYS_MAX: String(mapKeys), BPFTRACE_MAX_MAP_KEYS: String(mapKeys) },
+    env: mapKeysEnv(mapKeys),
     table: timed.map((t) => t.entry),
     opcodePlugin,
     ...(other ? { otherPlugin: other.name } : {}),
     countsUnmatched: request && !ctx.filtered,
+    pluginMaps: contributions.maps,
   };
+}
+
+/** A plugin map as the decoder needs it. */
+export interface PluginMap {
+  plugin: string;
+  name: string;
+  /** Key fields (a string field is the last and may hold commas). */
+  keys: number;
+}
+
+/** Statements a plugin adds at a hook, with their opcode condition. */
+interface HookStatements {
+  plugin: string;
+  statements: readonly string[];
+  opcodes?: readonly number[];
+}
+
+/** The plugins' contributions, written through the builder each plugin is given. */
+class Contributions {
+  readonly hooks = new Map<Hook, HookStatements[]>();
+  readonly probes: string[] = [];
+  /** bpftrace map name → what the decoder hands to the plugin's parser. */
+  readonly maps = new Map<string, PluginMap>();
+  readonly reported: string[] = [];
+  readonly temporary: string[] = [];
+
+  constructor(readonly dialect: Dialect, readonly sources: Record<HookSource, boolean>) {}
+
+  run(p: ProbePlugin): void {
+    if (!p.program) return;
+    const d = this.dialect;
+    const b: ProgramBuilder = {
+      sources: this.sources,
+      map: (name, mo = {}) => {
+        if (!/^[a-z][a-z0-9_]*$/.test(name)) {
+          throw new TypeError(`Plugin "${p.name}": invalid map name "${name}"`);
+        }
+        const m = pluginMapName(p.name, name);
+        if (!this.maps.has(m) && !this.temporary.includes(m)) {
+          if (mo.temporary) this.temporary.push(m);
+          else {
+            this.maps.set(m, { plugin: p.name, name, keys: mo.keys ?? 1 });
+            this.reported.push(m);
+          }
+        }
+        return m;
+      },
+      at: (hook, statements, ho = {}) => {
+        const need: HookSource = hook.startsWith("request.") ? "request" : "daemon";
+        if (!this.sources[need]) return;
+        const list = this.hooks.get(hook) ?? [];
+        list.push({ plugin: p.name, statements, ...(ho.opcodes ? { opcodes: ho.opcodes } : {}) });
+        this.hooks.set(hook, list);
+      },
+      probe: (attach, statements, po = {}) => {
+        const filter = po.filter ? ` /${po.filter}/` : "";
+        this.probes.push(`${attach}${filter}`, "{", ...indent([...statements]), "}", "");
+      },
+      arg: (name) => d.arg(name),
+      user: (type, addr) => d.user(type, addr),
+      userString: (addr, max) => d.userString(addr, max),
+      local: (name) => `$${p.name}_${name}`,
+      log2: (value, into) => log2Bounded(value, into),
+    };
+    p.program(b);
+  }
+
+  /** The statements at `hook`, each plugin's behind its opcode condition. */
+  at(hook: Hook): string[] {
+    return (this.hooks.get(hook) ?? []).flatMap((h) =>
+      h.opcodes?.length
+        ? [
+          `if (${h.opcodes.map((op) => `$op == ${op}`).join(" || ")}) {`,
+          ...indent([...h.statements]),
+          "}",
+        ]
+        : [...h.statements]
+    );
+  }
 }
 
 /** What the probe writers share. */
 interface Ctx {
   o: ComposeOptions;
-  /** `args->` or `args.`, by bpftrace version. */
-  arg: string;
+  d: Dialect;
   /** Maps the program assigns (for interval prints). */
   used: Set<string>;
   /** Conditions on `$op` selecting the traced opcodes (empty: all). */
@@ -305,6 +369,8 @@ interface Ctx {
   sent: boolean;
   /** Some requests are filtered out: unmatched replies mean nothing. */
   filtered: boolean;
+  /** The plugins' hook statements. */
+  hooks: Contributions;
 }
 
 const NO_REPLY_COND = [...NO_REPLY].map((op) => `$op == ${op}`).join(" || ");
@@ -314,16 +380,13 @@ const PACKED = `(nsecs << 6) | ($op < 64 ? $op : 0)`;
 
 /** Opcode filter: a 64-bit mask of the traced opcodes below 64; 64 and above belong to `other`. */
 function opcodeFilter(
-  owners: Map<number, ProbePlugin>,
-  selected: Set<string>,
-  other: ProbePlugin | undefined,
+  traced: (op: number) => boolean,
+  other: boolean,
+  everything: boolean,
 ): { opConds: string[]; maskVar: string[] } {
   let mask = 0n;
-  for (let op = 0; op < 64; op++) {
-    const owner = owners.get(op);
-    if (owner ? selected.has(owner.name) : !!other) mask |= 1n << BigInt(op);
-  }
-  if (mask === (1n << 64n) - 1n && other) return { opConds: [], maskVar: [] };
+  for (let op = 0; op < 64; op++) if (traced(op)) mask |= 1n << BigInt(op);
+  if (everything) return { opConds: [], maskVar: [] };
   return {
     opConds: [
       other ? `($op >= 64 || (($m >> ($op & 63)) & 1) == 1)` : `$op < 64 && (($m >> $op) & 1) == 1`,
@@ -350,7 +413,7 @@ interface RequestFields {
 }
 
 function requestFields(ctx: Ctx): RequestFields {
-  const a = ctx.arg;
+  const a = (name: string) => ctx.d.arg(name);
   if (ctx.o.requestKey === "pointer") {
     return {
       send: "rawtracepoint:fuse_request_send",
@@ -369,13 +432,13 @@ function requestFields(ctx: Ctx): RequestFields {
     send: "tracepoint:fuse:fuse_request_send",
     end: "tracepoint:fuse:fuse_request_end",
     prelude: [],
-    conn: `${a}connection`,
-    opcode: `${a}opcode`,
-    len: `${a}len`,
-    outLen: `${a}len`,
-    key: `${a}unique`,
-    unique: `${a}unique`,
-    error: `${a}error`,
+    conn: a("connection"),
+    opcode: a("opcode"),
+    len: a("len"),
+    outLen: a("len"),
+    key: a("unique"),
+    unique: a("unique"),
+    error: a("error"),
   };
 }
 
@@ -401,43 +464,47 @@ function requestProbes(ctx: Ctx): { send: string[]; end: string[] } {
     ...guarded(conds, [
       // Bytes to the daemon only where a request carries data (WRITE, SETXATTR): a map
       // update per request costs more than the names LOOKUPs carry are worth.
-      `if ($op == 16 || $op == 21) { @bin[1, $c, $op] = sum(${f.len} - 40); }`,
+      `if ($op == 16 || $op == 21) { ${MAP.bytesIn}[1, $c, $op] = sum(${f.len} - 40); }`,
       // Every request is counted here, where nothing can lose it; timed requests are those the
       // pairing map held (a full map loses timings, never counts: the report says how many).
-      `@cnt[1, $c, $op] = count();`,
+      `${MAP.count}[1, $c, $op] = count();`,
       `if (!(${NO_REPLY_COND})) {`,
-      `  @req[$c, ${f.key}] = ${PACKED};`,
+      `  ${MAP.inFlight}[$c, ${f.key}] = ${PACKED};`,
       // --slow: the requester as the kernel sees it at the request (it may be gone at the end).
       ...(o.slowNs ? [`  @who[$c, ${f.key}] = pid;`, `  @whoc[$c, ${f.key}] = comm;`] : []),
       // A kernel that sends unique 0 cannot be paired this way: say so, never report nothing.
-      ...(byUnique ? [`  if (${f.key} == 0) { @u0 = count(); }`] : []),
+      ...(byUnique ? [`  if (${f.key} == 0) { ${MAP.unique0} = count(); }`] : []),
       `}`,
+      ...hookPrelude(ctx, "request.send", [`$k = ${f.key};`, `$len = (uint64)${f.len};`]),
     ]),
   ];
-  for (const m of ["@lat", "@st", "@min", "@max", "@err", "@cnt", "@bin", "@bout"]) {
+  for (
+    const m of [MAP.lat, MAP.stats, MAP.min, MAP.max, MAP.err, MAP.count, MAP.bytesIn, MAP.bytesOut]
+  ) {
     ctx.used.add(m);
   }
-  if (byUnique) ctx.used.add("@u0");
-  if (!filtered) ctx.used.add("@unmatched");
+  if (byUnique) ctx.used.add(MAP.unique0);
+  if (!filtered) ctx.used.add(MAP.unmatched);
   // One clock read per probe: total = queue + service + transit exactly.
   const end = [
     `$now = nsecs;`,
     ...f.prelude,
     `$c = (uint64)${f.conn};`,
     `$k = ${f.key};`,
-    `$v = @req[$c, $k];`,
+    `$v = ${MAP.inFlight}[$c, $k];`,
     ...latencyVars(
       "$op",
+      ...(ctx.hooks.at("request.end").length ? ["$err", "$len"] : []),
       ...(ctx.sent ? ["$s"] : []),
       ...(split ? ["$u", "$r", "$w"] : []),
       ...(o.slowNs ? ["$who"] : []),
     ),
     `if ($v != 0) {`,
-    `  delete(@req[$c, $k]);`,
+    `  delete(${MAP.inFlight}[$c, $k]);`,
     `  $op = $v & 63;`,
     `  $d = $now - ($v >> 6);`,
     ...indent(aggregate("1, $c, $op")),
-    `  if (${f.error} != 0) { @err[1, $c, $op, -${f.error}] = count(); }`,
+    `  if (${f.error} != 0) { ${MAP.err}[1, $c, $op, -${f.error}] = count(); }`,
     ...(o.slowNs
       ? [
         `  $who = @who[$c, $k];`,
@@ -452,7 +519,11 @@ function requestProbes(ctx: Ctx): { send: string[]; end: string[] } {
       : []),
     // Bytes from the daemon only where a reply carries data (READ, READDIR[PLUS], READLINK,
     // GETXATTR, LISTXATTR): attribute structures are not worth a map update per request.
-    `  if (${DATA_REPLY}) { @bout[1, $c, $op] = sum(${f.outLen} - 16); }`,
+    `  if (${DATA_REPLY}) { ${MAP.bytesOut}[1, $c, $op] = sum(${f.outLen} - 16); }`,
+    ...indent(hookPrelude(ctx, "request.end", [
+      `$err = (uint64)(-${f.error});`,
+      `$len = (uint64)${f.outLen};`,
+    ])),
     ...(ctx.sent
       ? indent([
         `$s = @snt[$c, $k];`,
@@ -482,7 +553,7 @@ function requestProbes(ctx: Ctx): { send: string[]; end: string[] } {
         `}`,
       ])
       : []),
-    ...(filtered ? [] : [`} else {`, `  @unmatched = count();`]),
+    ...(filtered ? [] : [`} else {`, `  ${MAP.unmatched} = count();`]),
     `}`,
   ];
   return {
@@ -494,13 +565,12 @@ function requestProbes(ctx: Ctx): { send: string[]; end: string[] } {
 /** The daemon's receipt of each tracked request (fuse_request_sent), for the queue / served split. */
 function sentProbe(ctx: Ctx): string[] {
   if (!ctx.sent) return [];
-  const a = ctx.arg;
   return [
     "tracepoint:fuse:fuse_request_sent",
     "{",
-    `  $c = (uint64)${a}connection;`,
-    `  $k = ${a}unique;`,
-    `  if (@req[$c, $k] != 0) { @snt[$c, $k] = nsecs; }`,
+    `  $c = (uint64)${ctx.d.arg("connection")};`,
+    `  $k = ${ctx.d.arg("unique")};`,
+    `  if (${MAP.inFlight}[$c, $k] != 0) { @snt[$c, $k] = nsecs; }`,
     "}",
     "",
   ];
@@ -513,7 +583,8 @@ function sentProbe(ctx: Ctx): string[] {
  */
 function daemonProbes(ctx: Ctx, daemons: readonly DaemonTarget[]): string[] {
   if (!daemons.length) return [];
-  const { arg, split } = ctx;
+  const { split } = ctx;
+  const a = (name: string) => ctx.d.arg(name);
   const pids = `/${daemons.map((d) => `pid == ${d.pid}`).join(" || ")}/`;
   const given = daemons.filter((d) => d.connection !== undefined);
   // The connection a descriptor serves, from the kernel (the file's struct fuse_dev), or as given.
@@ -526,7 +597,9 @@ function daemonProbes(ctx: Ctx, daemons: readonly DaemonTarget[]): string[] {
   const selected = ctx.o.connections?.length
     ? ` && (${ctx.o.connections.map((c) => `$c == ${c}`).join(" || ")})`
     : "";
-  for (const m of ["@lat", "@st", "@min", "@max", "@err", "@cnt", "@dmiss"]) ctx.used.add(m);
+  for (const m of [MAP.lat, MAP.stats, MAP.min, MAP.max, MAP.err, MAP.count, MAP.daemonMissed]) {
+    ctx.used.add(m);
+  }
   const read = [
     `$p = @rbuf[tid];`,
     `$c = @rcon[tid];`,
@@ -540,29 +613,37 @@ function daemonProbes(ctx: Ctx, daemons: readonly DaemonTarget[]): string[] {
     `  delete(@rcon[tid]);`,
     `}`,
     // A read of another file, or of a connection not traced, has $c == 0.
-    `if ($c != 0 && ${arg}ret >= 40 && (int64)*uptr((uint32*)$p) == ${arg}ret) {`,
+    `if ($c != 0 && ${a("ret")} >= 40 && (int64)*uptr((uint32*)$p) == ${a("ret")}) {`,
     `  $op = (uint64)*uptr((uint32*)($p + 4));`,
     `  $u = *uptr((uint64*)($p + 8));`,
     ...indent(guarded(ctx.opConds, [
       `if (${NO_REPLY_COND}) {`,
-      `  @cnt[4, $c, $op] = count();`,
+      `  ${MAP.count}[4, $c, $op] = count();`,
       `} else {`,
       `  @dr[$c, $u] = ${PACKED};`,
       `}`,
+      ...hookPrelude(ctx, "daemon.request", []),
     ])),
-    `} else if ($p == 0 && ${arg}ret >= 40) {`,
-    `  @dmiss = count();`,
+    `} else if ($p == 0 && ${a("ret")} >= 40) {`,
+    `  ${MAP.daemonMissed} = count();`,
     `}`,
   ];
+  const replyHooks = ctx.hooks.at("daemon.reply").length > 0;
   const reply = [
-    `$h = *uptr((uint64*)${arg}vec);`,
+    `$h = *uptr((uint64*)${a("vec")});`,
     `$u = *uptr((uint64*)($h + 8));`,
     `$v = @dr[$c, $u];`,
-    ...latencyVars("$op", "$q"),
+    ...latencyVars("$op", "$q", ...(replyHooks ? ["$err", "$body"] : [])),
     `if ($v != 0) {`,
     `  $op = $v & 63;`,
     `  $q = (uint64)(-*uptr((int32*)($h + 4)));`,
-    `  if ($q != 0) { @err[4, $c, $op, $q] = count(); }`,
+    `  if ($q != 0) { ${MAP.err}[4, $c, $op, $q] = count(); }`,
+    // The payload follows the header in the first iovec, or is the second.
+    ...indent(hookPrelude(ctx, "daemon.reply", [
+      `$err = $q;`,
+      `$body = (uint64)${a("vec")};`,
+      `$body = *uptr((uint64*)($body + 8)) > 16 ? $h + 16 : *uptr((uint64*)($body + 16));`,
+    ])),
     // With the request source, all parts are aggregated at the request's end, over the same
     // requests; alone, the service time is aggregated here.
     ...(split ? [`  @dw[$c, $u] = $now;`] : [
@@ -574,8 +655,8 @@ function daemonProbes(ctx: Ctx, daemons: readonly DaemonTarget[]): string[] {
       ? [
         `} else {`,
         `  // Read before tracing began: counted from the request, not timed.`,
-        `  $v = @req[$c, $u];`,
-        `  if ($v != 0) { @cnt[4, $c, $v & 63] = count(); }`,
+        `  $v = ${MAP.inFlight}[$c, $u];`,
+        `  if ($v != 0) { ${MAP.count}[4, $c, $v & 63] = count(); }`,
       ]
       : []),
     `}`,
@@ -583,7 +664,7 @@ function daemonProbes(ctx: Ctx, daemons: readonly DaemonTarget[]): string[] {
   const write = [
     `$now = nsecs;`,
     `$c = (uint64)0;`,
-    ...conn(`${arg}fd`),
+    ...conn(a("fd")),
     `if ($c != 0${selected}) {`,
     ...indent(reply),
     `}`,
@@ -591,9 +672,9 @@ function daemonProbes(ctx: Ctx, daemons: readonly DaemonTarget[]): string[] {
   return [
     `tracepoint:syscalls:sys_enter_read ${pids}`,
     "{",
-    `  @rbuf[tid] = ${arg}buf;`,
+    `  @rbuf[tid] = ${a("buf")};`,
     `  $c = (uint64)0;`,
-    ...indent(conn(`${arg}fd`)),
+    ...indent(conn(a("fd"))),
     `  if ($c != 0${selected}) {`,
     `    @rcon[tid] = $c;`,
     `  }`,
@@ -620,11 +701,10 @@ interface Timed {
 }
 
 /** Kernel callbacks, plugin probes and daemon functions to time, in table order. */
-function timedEntries(o: ComposeOptions, selected: Set<string>): Timed[] {
+function timedEntries(o: ComposeOptions): Timed[] {
   const timed: Timed[] = [];
-  const [kin, kout] = o.fentry
-    ? (versionAtLeast(o.version, [0, 20, 0]) ? ["fentry", "fexit"] : ["kfunc", "kretfunc"])
-    : ["kprobe", "kretprobe"];
+  const selected = new Set(o.plugins.map((p) => p.name));
+  const [kin, kout] = dialectFor(o.version).kernelProbes(!!o.fentry);
   for (const f of o.kernelFunctions ?? []) {
     if (!selected.has(f.plugin)) continue;
     timed.push({
@@ -666,7 +746,7 @@ function timedProbes(ctx: Ctx, timed: Timed[]): string[] {
     ? ` /${o.uprobePids.map((p) => `pid == ${p}`).join(" || ")}/`
     : "";
   timed.forEach((t, i) => {
-    for (const m of ["@lat", "@st", "@min", "@max"]) ctx.used.add(m);
+    for (const m of [MAP.lat, MAP.stats, MAP.min, MAP.max]) ctx.used.add(m);
     const src = SOURCE_ID[t.entry.source];
     const pred = t.entry.source === "uprobe" ? daemonPred : whoPred;
     out.push(`${t.enter}${pred}`, "{", `  @fs[tid, ${i}] = nsecs;`, "}", "");
@@ -682,11 +762,32 @@ function timedProbes(ctx: Ctx, timed: Timed[]): string[] {
     out.push(t.exit, "{", ...indent(body), "}", "");
   });
   if (o.uprobeCounts?.length) {
-    ctx.used.add("@calls");
+    ctx.used.add(MAP.calls);
     out.push(o.uprobeCounts.map((t) => `uprobe:${t}`).join(",\n") + daemonPred, "{");
-    out.push("  @calls[probe] = count();", "}", "");
+    out.push(`  ${MAP.calls}[probe] = count();`, "}", "");
   }
   return out;
+}
+
+/** A hook's statements, after the variables it offers (none when no plugin uses the hook). */
+function hookPrelude(ctx: Ctx, hook: Hook, vars: string[]): string[] {
+  const statements = ctx.hooks.at(hook);
+  return statements.length ? [...vars, ...statements] : [];
+}
+
+/** `into` = floor(log2(value)), 0 for 0 and 1: six comparisons, no loop. */
+function log2Bounded(value: string, into: string): string[] {
+  const v = `${into}_v`;
+  return [
+    `${v} = (uint64)(${value});`,
+    `${into} = (uint64)0;`,
+    `if (${v} >= 4294967296) { ${into} += 32; ${v} = ${v} >> 32; }`,
+    `if (${v} >= 65536) { ${into} += 16; ${v} = ${v} >> 16; }`,
+    `if (${v} >= 256) { ${into} += 8; ${v} = ${v} >> 8; }`,
+    `if (${v} >= 16) { ${into} += 4; ${v} = ${v} >> 4; }`,
+    `if (${v} >= 4) { ${into} += 2; ${v} = ${v} >> 2; }`,
+    `if (${v} >= 2) { ${into} += 1; }`,
+  ];
 }
 
 function indent(lines: string[]): string[] {
@@ -717,10 +818,10 @@ function aggregate(key: string): string[] {
     `if ($x >= 2) { $e += 1; }`,
     `$b = $d;`,
     `if ($e >= ${s}) { $b = (($e - ${s - 1}) << ${s}) + (($d >> ($e - ${s})) & ${(1 << s) - 1}); }`,
-    `@lat[${key}, $b] = count();`,
-    `@st[${key}] = stats($d);`,
-    `@min[${key}] = min($d);`,
-    `@max[${key}] = max($d);`,
+    `${MAP.lat}[${key}, $b] = count();`,
+    `${MAP.stats}[${key}] = stats($d);`,
+    `${MAP.min}[${key}] = min($d);`,
+    `${MAP.max}[${key}] = max($d);`,
   ];
 }
 
@@ -741,16 +842,13 @@ export interface CountOptions {
 export function composeCount(o: CountOptions): Composed {
   if (!o.functions.length) throw new TypeError("No kernel function matches");
   const keys = Math.max(4096, o.functions.length * 2);
-  const out: string[] = [];
-  if (versionAtLeast(o.version, [0, 20, 0])) {
-    // 0.24+ fails the whole program when one of hundreds of probes does not attach.
-    const missing = versionAtLeast(o.version, [0, 21, 0]) ? '; missing_probes = "warn"' : "";
-    out.push(`config = { max_map_keys = ${keys}${missing} }`, "");
-  }
+  // 0.24+ fails the whole program when one of hundreds of probes does not attach: the header
+  // turns that into a warning.
+  const out: string[] = [...dialectFor(o.version).header(keys)];
   out.push(
     o.functions.map((f) => `kprobe:${f}`).join(",\n"),
     "{",
-    "  @calls[probe] = count();",
+    `  ${MAP.calls}[probe] = count();`,
     "}",
     "",
   );
@@ -761,7 +859,7 @@ export function composeCount(o: CountOptions): Composed {
   out.push(`END`, "{", `  printf("${END_MARK}\\n");`, "}");
   return {
     program: out.join("\n") + "\n",
-    env: { BPFTRACE_MAP_KEYS_MAX: String(keys), BPFTRACE_MAX_MAP_KEYS: String(keys) },
+    env: mapKeysEnv(keys),
     table: [],
     opcodePlugin: new Map(),
     countsUnmatched: false,

@@ -11,7 +11,7 @@ import {
   READY_MARK,
   type UprobeTarget,
 } from "./compose.ts";
-import { UsageError } from "./errors.ts";
+import { UsageError } from "../util/errors.ts";
 import type { MountInfo } from "./mounts.ts";
 import type { ProbePlugin } from "./plugin.ts";
 
@@ -62,7 +62,10 @@ export function holdsIoUring(pid: number): boolean {
  * The processes holding /dev/fuse and an io_uring instance, as `pid N (command)`, where the kernel
  * enables FUSE over io_uring: the requests they serve on rings never pass through read()/writev().
  */
-export function ioUringDaemons(kernelEnables: boolean, daemons = fuseDaemons()): string[] {
+export function ioUringDaemons(
+  kernelEnables: boolean,
+  daemons: FuseDaemon[] = fuseDaemons(),
+): string[] {
   if (!kernelEnables) return [];
   return daemons.filter((d) => holdsIoUring(d.pid)).map((d) =>
     `pid ${d.pid} (${d.args[0]?.split("/").pop() ?? "?"})`
@@ -110,7 +113,7 @@ export async function servedBy(
   bin: string,
   caps: Capabilities,
   mounts: readonly MountInfo[],
-  daemons = fuseDaemons(),
+  daemons: FuseDaemon[] = fuseDaemons(),
 ): Promise<Map<number, number[]>> {
   const out = new Map<number, number[]>();
   if (!daemons.length || !mounts.length || connectionUnreadable(bin, caps)) return out;

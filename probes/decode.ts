@@ -3,14 +3,16 @@
  * values — one per interval snapshot and one for the exit dump.
  * @module
  */
+import type { Composed } from "./compose.ts";
 import {
-  type Composed,
   CONNECTION_SOURCES,
   END_MARK,
+  MAP,
   SLOW_MARK,
   SNAPSHOT_MARK,
   SOURCE_ID,
-} from "./compose.ts";
+} from "./schema.ts";
+import type { MapEntry, ProbePlugin } from "./plugin.ts";
 import { NO_REPLY, opcodeName } from "./opcodes.ts";
 import { totalCount } from "./hist.ts";
 import {
@@ -27,10 +29,14 @@ import {
 export interface DecodeContext {
   composed:
     & Pick<Composed, "table" | "opcodePlugin" | "otherPlugin">
-    & Partial<Pick<Composed, "env">>;
+    & Partial<Pick<Composed, "env" | "pluginMaps">>;
   /** Mount point of a connection number. */
   mountOf: (connection: number) => string;
   meta: RunMeta;
+  /** The selected plugins: those with a parser turn their maps into sections. */
+  plugins?: readonly ProbePlugin[];
+  /** The most entries a section keeps (default 20). */
+  top?: number;
 }
 
 type Maps = Map<string, Record<string, unknown> | number>;
@@ -58,7 +64,7 @@ export class Decoder {
    */
   push(line: string): DecodedEvent {
     if (!line.trim()) return { kind: "none" };
-    if (line.includes('"@req"')) {
+    if (line.includes(`"${MAP.inFlight}"`)) {
       // In-flight requests: the value packs (start ns << 6 | opcode), too wide for a JS number.
       const ops: number[] = [];
       for (const m of line.matchAll(/"(\d+),\d+": "?(\d+)"?/g)) {
@@ -164,12 +170,12 @@ export class Decoder {
       if (m === undefined || typeof m !== "object") return;
       for (const [key, value] of Object.entries(m)) f(key.split(",").map(Number), Number(value));
     };
-    each("@lat", ([s, c, op, b], n) => {
+    each(MAP.lat, ([s, c, op, b], n) => {
       const r = row(s!, c!, op!);
       (r.buckets as Map<number, number>).set(b!, (r.buckets.get(b!) ?? 0) + n);
     });
     // stats(): the exact timed count and sum, even if the histogram map ran out of keys.
-    const st = this.#maps.get("@st");
+    const st = this.#maps.get(MAP.stats);
     let dropped = 0;
     const timed = new Map<OpRow, number>(); // request source: counted at send, timed at end
     for (const [key, v] of Object.entries(typeof st === "object" ? st : {})) {
@@ -184,19 +190,19 @@ export class Decoder {
     }
     // Latencies can only have been dropped if the histogram map is full: else the difference is
     // requests that ended while bpftrace printed @lat and then @st.
-    const lat = this.#maps.get("@lat");
+    const lat = this.#maps.get(MAP.lat);
     const limit = Number(composed.env?.BPFTRACE_MAX_MAP_KEYS ?? Infinity);
     if (typeof lat !== "object" || Object.keys(lat).length < limit) dropped = 0;
-    each("@min", ([s, c, op], n) => void (row(s!, c!, op!).minNs = n));
-    each("@max", ([s, c, op], n) => void (row(s!, c!, op!).maxNs = n));
-    each("@cnt", ([s, c, op], n) => void (row(s!, c!, op!).count += n));
-    each("@bin", ([s, c, op], n) => void (row(s!, c!, op!).bytesIn = n));
-    each("@bout", ([s, c, op], n) => void (row(s!, c!, op!).bytesOut = n));
-    each("@err", ([s, c, op, errno], n) => {
+    each(MAP.min, ([s, c, op], n) => void (row(s!, c!, op!).minNs = n));
+    each(MAP.max, ([s, c, op], n) => void (row(s!, c!, op!).maxNs = n));
+    each(MAP.count, ([s, c, op], n) => void (row(s!, c!, op!).count += n));
+    each(MAP.bytesIn, ([s, c, op], n) => void (row(s!, c!, op!).bytesIn = n));
+    each(MAP.bytesOut, ([s, c, op], n) => void (row(s!, c!, op!).bytesOut = n));
+    each(MAP.err, ([s, c, op, errno], n) => {
       const r = row(s!, c!, op!);
       r.errors[errno!] = (r.errors[errno!] ?? 0) + n;
     });
-    const calls = this.#maps.get("@calls");
+    const calls = this.#maps.get(MAP.calls);
     if (calls && typeof calls === "object") {
       for (const [probe, n] of Object.entries(calls)) {
         const user = probe.startsWith("uprobe:");
@@ -220,9 +226,9 @@ export class Decoder {
         untimed += Math.max(0, r.count - (timed.get(r) ?? 0) - r.inFlight);
       }
     }
-    const unmatched = this.#maps.get("@unmatched");
-    const missed = Number(this.#maps.get("@dmiss") ?? 0);
-    const unpairable = Number(this.#maps.get("@u0") ?? 0);
+    const unmatched = this.#maps.get(MAP.unmatched);
+    const missed = Number(this.#maps.get(MAP.daemonMissed) ?? 0);
+    const unpairable = Number(this.#maps.get(MAP.unique0) ?? 0);
     // A stable order: source (report order), mount, plugin (program order), opcode or table order.
     const plugins = [
       ...new Set([
@@ -241,9 +247,11 @@ export class Decoder {
       (rank.get(a) ?? Infinity) - (rank.get(b) ?? Infinity) ||
       a.operation.localeCompare(b.operation)
     );
+    const sections = this.#sections();
     return {
       meta: this.ctx.meta,
       rows: ordered,
+      ...(sections ? { sections } : {}),
       lostEvents: this.#lost,
       unmatched: typeof unmatched === "number" ? unmatched : Number(unmatched ?? 0),
       ...(unpairable ? { unpairable } : {}),
@@ -252,6 +260,41 @@ export class Decoder {
       ...(untimed > 0 ? { untimed } : {}),
     };
   }
+
+  /** Each selected plugin's parser over its maps. */
+  #sections(): Record<string, unknown> | undefined {
+    const { composed, plugins = [], mountOf } = this.ctx;
+    const byPlugin = new Map<string, Map<string, MapEntry[]>>();
+    for (const [mapName, pm] of composed.pluginMaps ?? []) {
+      const raw = this.#maps.get(mapName);
+      const entries: MapEntry[] = [];
+      if (typeof raw === "number") entries.push({ key: [], value: raw });
+      else if (raw) {
+        for (const [key, value] of Object.entries(raw)) {
+          entries.push({ key: splitKey(key, pm.keys), value: Number(value) });
+        }
+      }
+      const maps = byPlugin.get(pm.plugin) ?? new Map<string, MapEntry[]>();
+      maps.set(pm.name, entries);
+      byPlugin.set(pm.plugin, maps);
+    }
+    const out: Record<string, unknown> = {};
+    for (const p of plugins) {
+      if (!p.parse) continue;
+      out[p.name] = p.parse(byPlugin.get(p.name) ?? new Map(), {
+        mountOf,
+        top: this.ctx.top ?? 20,
+      });
+    }
+    return Object.keys(out).length ? out : undefined;
+  }
+}
+
+/** A printed map key split into `n` fields: the last keeps any commas (a string). */
+export function splitKey(key: string, n: number): string[] {
+  const parts = key.split(",");
+  if (n <= 1 || parts.length <= n) return n <= 1 ? [key] : parts;
+  return [...parts.slice(0, n - 1), parts.slice(n - 1).join(",")];
 }
 
 /**

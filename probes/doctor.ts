@@ -5,7 +5,7 @@
 import type { Capabilities } from "./capabilities.ts";
 import { fuseMounts, type MountInfo } from "./mounts.ts";
 import { unavailable } from "./sources.ts";
-import { sanitize } from "../reporters/format.ts";
+import { sanitize } from "../util/format.ts";
 import { connectionUnreadable, fuseDaemons, ioUringDaemons, servedBy } from "./daemon.ts";
 
 /** A FUSE mount with the daemon serving it. */

@@ -3,9 +3,11 @@
  * (the kernel dev_t of the mount: major << 20 | minor).
  * @module
  */
-import { UsageError } from "./errors.ts";
+import { UsageError } from "../util/errors.ts";
 
 /** One mount of mountinfo. */
+export { deviceOf, waitForMount } from "../util/fs.ts";
+
 export interface MountInfo {
   /** Kernel dev_t (major << 20 | minor) = the fuse `connection`. */
   dev: number;
@@ -107,29 +109,6 @@ export function connectionAborted(dev: number): boolean {
       return false;
     }
   }
-}
-
-/** The device number (st_dev) of the filesystem at path, or undefined when unreadable. */
-export function deviceOf(path: string): number | undefined {
-  try {
-    return Deno.statSync(path).dev;
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * Waits until a new filesystem is mounted at `path` (its st_dev differs from `before`).
- * @throws {Error} after `timeoutMs`
- */
-export async function waitForMount(path: string, before: number | undefined, timeoutMs = 10_000) {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    const dev = deviceOf(path);
-    if (dev !== undefined && dev !== before) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`No filesystem appeared at "${path}" within ${timeoutMs} ms`);
 }
 
 /** Every mount point of this mount namespace. */

@@ -1,10 +1,18 @@
 /**
- * The probe-plugin interface. A plugin is plain data: the FUSE opcodes it owns, the kernel callback
- * functions and daemon-side symbols that serve them, and optional extra timed probes. The composer
- * (compose.ts) turns the selected plugins into one bpftrace program; the decoder turns its output
- * back into rows named after the plugin.
+ * The probe-plugin interface. A timing plugin is plain data: the FUSE opcodes it owns, the kernel
+ * callback functions and daemon-side symbols that serve them, and optional extra timed probes. An
+ * analysis plugin also brings its own bpftrace snippets — written through a {@link ProgramBuilder}
+ * the composer provides for the installed bpftrace version, into the built-in probes' hook points
+ * or probes of its own — and a parser that turns its maps into a typed section of the `Report`,
+ * with a renderer for the terminal. The composer (compose.ts) turns the selected plugins into one
+ * bpftrace program; the decoder turns its output back into rows and sections named after them.
  * @module
  */
+import { pathToFileURL } from "node:url";
+import type { UserType } from "./dialect.ts";
+import { UsageError } from "../util/errors.ts";
+
+export type { UserType };
 
 /** A pair of attach points timed per thread: latency from `enter` to `exit`. */
 export interface TimedProbe {
@@ -16,8 +24,75 @@ export interface TimedProbe {
   readonly exit: string;
 }
 
-/** A probe plugin: one FUSE callback group. */
-export interface ProbePlugin {
+/**
+ * Where plugin statements run inside the built-in probes. Variables they may read:
+ *
+ * - `request.send` (fuse_request_send, every request): `$c` connection, `$op` opcode, `$k` the key
+ *   pairing send and end (valid with `$c` until the end), `$len` request length with its 40-byte
+ *   header; `pid`, `comm`, `cgroup` are the requester's.
+ * - `request.end` (fuse_request_end of a request whose send was recorded): `$c`, `$op`, `$k`,
+ *   `$d` latency in ns, `$err` errno (0: success), `$len` reply length with its 16-byte header.
+ * - `daemon.request` (a daemon's read() of a request on /dev/fuse): `$c`, `$op`, `$u` unique, `$p`
+ *   the user address of the request — its fuse_in_header (len +0, opcode +4, unique +8, nodeid
+ *   +16, uid +24, gid +28, requester pid +32), then its arguments at `$p + 40`.
+ * - `daemon.reply` (the daemon's writev() of that request's reply): `$c`, `$op`, `$u`, `$err`,
+ *   `$body` the user address of the reply's payload (after its 16-byte fuse_out_header).
+ *
+ * Own variables: name them with {@link ProgramBuilder.local}.
+ */
+export type Hook = "request.send" | "request.end" | "daemon.request" | "daemon.reply";
+
+/** The sources whose probes carry hooks. */
+export type HookSource = "request" | "daemon";
+
+/** What a plugin may write into the one program; every method spells for the bpftrace version. */
+export interface ProgramBuilder {
+  /** The sources in this program (a plugin adapts to them, or its `sources` ask for them). */
+  readonly sources: Readonly<Record<HookSource, boolean>>;
+  /**
+   * The plugin's map `name` (its bpftrace spelling). Its entries reach {@link ProbePlugin.parse}
+   * under `name`, keys split into `keys` fields — a string field must be the last. `temporary`
+   * maps (per-request state) are neither printed nor decoded, and cleared at the end.
+   */
+  map(name: string, o?: { keys?: number; temporary?: boolean }): string;
+  /** Runs `statements` at a hook of the built-in probes, for these opcodes only if given. */
+  at(hook: Hook, statements: readonly string[], o?: { opcodes?: readonly number[] }): void;
+  /** A probe of the plugin's own, with an optional filter (a condition, without slashes). */
+  probe(attach: string, statements: readonly string[], o?: { filter?: string }): void;
+  /** A tracepoint argument, for probes of the plugin's own. */
+  arg(name: string): string;
+  /** A value read from user memory at the address expression `addr`. */
+  user(type: UserType, addr: string): string;
+  /** A string of at most `max` bytes read from user memory at `addr`. */
+  userString(addr: string, max: number): string;
+  /** A variable of the plugin's own (`$plugin_name`). */
+  local(name: string): string;
+  /** Statements setting `into` to floor(log2(value)) (0 for 0 and 1), bounded, without loops. */
+  log2(value: string, into: string): string[];
+}
+
+/** One entry of a plugin map: its key fields (as printed) and its value. */
+export interface MapEntry {
+  key: string[];
+  value: number;
+}
+
+/** What a parser is given besides the maps. */
+export interface ParseContext {
+  /** Mount point of a connection number. */
+  mountOf(connection: number): string;
+  /** The most entries a section should keep (`--top`). */
+  top: number;
+}
+
+/** What a renderer is given besides the section. */
+export interface RenderOptions {
+  /** The most entries to show (`--top`). */
+  top: number;
+}
+
+/** A probe plugin: one FUSE callback group, or an analysis. */
+export interface ProbePlugin<S = unknown> {
   /** Identity, lower case: `lookup`, `read`, … */
   readonly name: string;
   /** One line for `--list-plugins`. */
@@ -32,6 +107,18 @@ export interface ProbePlugin {
   readonly daemonSymbols?: readonly string[];
   /** Extra timed probes this plugin contributes (custom plugins). */
   readonly probes?: readonly TimedProbe[];
+  /** Opcodes the plugin's hooks need traced even when no selected plugin owns them. */
+  readonly observes?: readonly number[];
+  /** Sources its hooks need; `auto` adds them, an explicit `--source` without them is refused. */
+  readonly sources?: readonly HookSource[];
+  /** Selected when no plugin is named (default true; analyses that cost more say false). */
+  readonly byDefault?: boolean;
+  /** Contributes probes, hook statements and maps to the program. */
+  program?(b: ProgramBuilder): void;
+  /** Turns the plugin's maps into its section of the report (JSON-serialisable). */
+  parse?(maps: ReadonlyMap<string, readonly MapEntry[]>, ctx: ParseContext): S;
+  /** Renders the section for the terminal. */
+  render?(section: S, o: RenderOptions): string;
 }
 
 const NAME = /^[a-z][a-z0-9_]*$/;
@@ -46,12 +133,12 @@ const ATTACH = /^[a-z]+:[A-Za-z0-9_:.*\/+-]+$/;
  * const lookup = definePlugin({ name: "lookup", description: "LOOKUP", opcodes: [1] });
  * ```
  */
-export function definePlugin<P extends ProbePlugin>(plugin: P): P {
+export function definePlugin<S = unknown>(plugin: ProbePlugin<S>): ProbePlugin<S> {
   if (!NAME.test(plugin.name)) {
     throw new TypeError(`Invalid plugin name "${plugin.name}": use lower case letters, digits, _`);
   }
   const empty = !plugin.opcodes?.length && !plugin.claimsUnowned && !plugin.probes?.length &&
-    !plugin.kernelFunctions?.length;
+    !plugin.kernelFunctions?.length && !plugin.program;
   if (empty) throw new TypeError(`Plugin "${plugin.name}" traces nothing`);
   for (const p of plugin.probes ?? []) {
     for (const a of [p.enter, p.exit]) {
@@ -63,7 +150,86 @@ export function definePlugin<P extends ProbePlugin>(plugin: P): P {
       throw new TypeError(`Plugin "${plugin.name}": invalid operation name "${p.operation}"`);
     }
   }
+  for (const op of [...plugin.opcodes ?? [], ...plugin.observes ?? []]) {
+    if (!Number.isInteger(op) || op < 1 || op > 4096) {
+      throw new TypeError(`Plugin "${plugin.name}": invalid opcode ${op}`);
+    }
+  }
+  for (const s of plugin.sources ?? []) {
+    if (s !== "request" && s !== "daemon") {
+      throw new TypeError(`Plugin "${plugin.name}": unknown source "${s}" (request, daemon)`);
+    }
+  }
   return plugin;
+}
+
+/**
+ * The plugins a trace can select from, by name: the engine takes one and knows no plugin itself.
+ * @example The built-ins and one of a script's own
+ * ```ts ignore
+ * import { builtinRegistry } from "../plugins/mod.ts";
+ * const registry = builtinRegistry().add(myPlugin);
+ * ```
+ */
+export class PluginRegistry {
+  #plugins = new Map<string, ProbePlugin>();
+  #origin = new Map<string, string>();
+
+  constructor(plugins: Iterable<ProbePlugin> = [], origin = "built-in") {
+    for (const p of plugins) this.add(p, origin);
+  }
+
+  /**
+   * Adds a plugin; `origin` says where it came from (`built-in`, a file).
+   * @throws {TypeError} when another plugin has its name
+   */
+  add(plugin: ProbePlugin, origin = "script"): this {
+    const prev = this.#plugins.get(plugin.name);
+    if (prev && prev !== plugin) {
+      throw new TypeError(
+        `Plugin "${plugin.name}" (${origin}) has the name of one already known ` +
+          `(${this.#origin.get(plugin.name)})`,
+      );
+    }
+    definePlugin(plugin);
+    this.#plugins.set(plugin.name, plugin);
+    this.#origin.set(plugin.name, origin);
+    return this;
+  }
+
+  /** The plugin of this name. */
+  get(name: string): ProbePlugin | undefined {
+    return this.#plugins.get(name);
+  }
+
+  /** Where a plugin came from. */
+  origin(name: string): string | undefined {
+    return this.#origin.get(name);
+  }
+
+  /** Every plugin, in the order added. */
+  all(): ProbePlugin[] {
+    return [...this.#plugins.values()];
+  }
+
+  /**
+   * Plugins by name or object, in the order given; none: every plugin selected by default.
+   * @throws {UsageError} naming the valid plugins when a name is unknown
+   */
+  select(names?: readonly (string | ProbePlugin)[]): ProbePlugin[] {
+    if (!names?.length) return this.all().filter((p) => p.byDefault !== false);
+    const out: ProbePlugin[] = [];
+    for (const n of names) {
+      const p = typeof n === "string" ? this.#plugins.get(n) : n;
+      if (!p) {
+        throw new UsageError(
+          `Unknown plugin "${n}"; valid plugins: ${[...this.#plugins.keys()].join(", ")}`,
+        );
+      }
+      if (!out.includes(p)) out.push(p);
+    }
+    return out;
+  }
 }
 
 /**
@@ -83,4 +249,42 @@ export function opcodeOwners(plugins: readonly ProbePlugin[]): Map<number, Probe
     }
   }
   return owners;
+}
+
+/**
+ * The plugins a file exports (its default export and named exports that are plugins), checked.
+ * @throws {UsageError} naming the file when it cannot be imported or exports no valid plugin
+ */
+export async function loadPluginFile(file: string): Promise<ProbePlugin[]> {
+  try {
+    if (!Deno.statSync(file).isFile) throw new UsageError(`--plugin-file ${file}: not a file`);
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    throw new UsageError(`--plugin-file ${file}: no such file`);
+  }
+  let mod: Record<string, unknown>;
+  try {
+    mod = await import(pathToFileURL(Deno.realPathSync(file)).href);
+  } catch (e) {
+    const why = (e as Error).message.split("\n")[0];
+    throw new UsageError(`--plugin-file ${file}: cannot load it: ${why}`);
+  }
+  const found = new Set<ProbePlugin>();
+  for (const v of Object.values(mod)) {
+    if (typeof v !== "object" || v === null || typeof (v as ProbePlugin).name !== "string") {
+      continue;
+    }
+    if (typeof (v as ProbePlugin).description !== "string") continue;
+    try {
+      found.add(definePlugin(v as ProbePlugin));
+    } catch (e) {
+      throw new UsageError(`--plugin-file ${file}: ${(e as Error).message}`);
+    }
+  }
+  if (!found.size) {
+    throw new UsageError(
+      `--plugin-file ${file}: exports no plugin (an object with name, description and what it traces)`,
+    );
+  }
+  return [...found];
 }

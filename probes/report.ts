@@ -5,6 +5,8 @@
  */
 import { addBuckets, bucketRange, type Buckets, quantile, totalCount } from "./hist.ts";
 
+export { ERRNO, errnoName, errnoNumber } from "../util/errno.ts";
+
 /** Where a row's numbers come from. */
 export type SourceName =
   | "request"
@@ -114,6 +116,40 @@ export interface Report {
    * the report is its last snapshot).
    */
   ended?: string;
+  /**
+   * Sections of the analysis plugins, by plugin name (what each plugin's `parse` returned). Whole
+   * trace only: interval reports carry none.
+   */
+  sections?: Record<string, unknown>;
+  /** The command traced (`trace -- COMMAND`): its wall time and exit status. */
+  command?: { argv: string[]; wallMs: number; status: number };
+}
+
+/** The FUSE time of one mount, as one source saw it. */
+export interface MountTotal {
+  mount: string;
+  /** `request` where it ran (the kernel's view, end to end), else `daemon`. */
+  source: SourceName;
+  requests: number;
+  /** Summed latency of the timed requests, ns (concurrent requests overlap: it may exceed the wall time). */
+  sumNs: number;
+}
+
+/**
+ * The total FUSE time per mount: the request source's rows where there are any, else the
+ * daemon's; sorted by mount.
+ */
+export function mountTotals(report: Report): MountTotal[] {
+  const source: SourceName = report.rows.some((r) => r.source === "request") ? "request" : "daemon";
+  const by = new Map<string, MountTotal>();
+  for (const r of report.rows) {
+    if (r.source !== source) continue;
+    const t = by.get(r.mount) ?? { mount: r.mount, source, requests: 0, sumNs: 0 };
+    t.requests += r.count;
+    t.sumNs += r.sumNs;
+    by.set(r.mount, t);
+  }
+  return [...by.values()].sort((a, b) => a.mount < b.mount ? -1 : a.mount > b.mount ? 1 : 0);
 }
 
 /** One request slower than the `--slow` threshold. */
@@ -143,44 +179,6 @@ export interface LatencySummary {
   p99: number;
   p999: number;
   max: number;
-}
-
-/** errno numbers → names, for the ones FUSE daemons return. */
-export const ERRNO: Readonly<Record<number, string>> = {
-  1: "EPERM",
-  2: "ENOENT",
-  4: "EINTR",
-  5: "EIO",
-  9: "EBADF",
-  11: "EAGAIN",
-  12: "ENOMEM",
-  13: "EACCES",
-  17: "EEXIST",
-  20: "ENOTDIR",
-  21: "EISDIR",
-  22: "EINVAL",
-  25: "ENOTTY",
-  28: "ENOSPC",
-  30: "EROFS",
-  34: "ERANGE",
-  36: "ENAMETOOLONG",
-  38: "ENOSYS",
-  39: "ENOTEMPTY",
-  61: "ENODATA",
-  95: "EOPNOTSUPP",
-};
-
-/** `ENOENT` for 2, `E123` for unknown numbers. */
-export function errnoName(n: number): string {
-  return ERRNO[n] ?? `E${n}`;
-}
-
-/** The errno number of a name from {@link errnoName}, or undefined. */
-export function errnoNumber(name: string): number | undefined {
-  const m = /^E(\d+)$/.exec(name);
-  if (m) return Number(m[1]);
-  const hit = Object.entries(ERRNO).find(([, v]) => v === name);
-  return hit ? Number(hit[0]) : undefined;
 }
 
 /** Number of error replies of a row. */

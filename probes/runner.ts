@@ -5,7 +5,6 @@
  * run: one during the exit dump would cut it short) and returns the exit dump as a typed report.
  * @module
  */
-import { builtinPlugins } from "../plugins/mod.ts";
 import {
   type Capabilities,
   detectCapabilities,
@@ -31,24 +30,33 @@ import {
   uprobeSymbols,
 } from "./daemon.ts";
 import { Decoder } from "./decode.ts";
-import { UsageError } from "./errors.ts";
+import { UsageError } from "../util/errors.ts";
 import { connectionAborted, fuseMounts, type MountInfo, resolveMount } from "./mounts.ts";
-import type { ProbePlugin } from "./plugin.ts";
+import { PluginRegistry, type ProbePlugin } from "./plugin.ts";
 import { type Report, type RunMeta, type SlowRequest, subtractReports } from "./report.ts";
 import {
   chooseSources,
   type ChosenSources,
   resolveKernelFunctions,
   type SourceChoice,
+  unavailable,
 } from "./sources.ts";
-import { VERSION } from "./version.ts";
+import { VERSION } from "../util/version.ts";
 
 /** What to trace. */
 export interface TraceOptions {
-  /** Plugins by name (built-in or among `custom`), or plugin objects. Default: every built-in. */
+  /**
+   * Plugins by name (in `registry`) or plugin objects. Default: the registry's plugins selected by
+   * default.
+   */
   plugins?: readonly (string | ProbePlugin)[];
-  /** Extra plugins a script defined; selectable by name and known to the composer. */
-  custom?: readonly ProbePlugin[];
+  /**
+   * The plugins known by name (the engine knows none of its own). The library's `trace()` passes
+   * the built-ins; add a script's plugins with `registry.add()`.
+   */
+  registry?: PluginRegistry;
+  /** The most entries each plugin section keeps (default 20). */
+  top?: number;
   /** Only these mounts (paths at or below a FUSE mount point). */
   mounts?: readonly string[];
   /** Only requests of this process. */
@@ -109,33 +117,6 @@ export interface Prepared {
 }
 
 /**
- * Picks plugins by name.
- * @throws {UsageError} naming the valid plugins when a name is unknown
- */
-export function selectPlugins(
-  names: readonly (string | ProbePlugin)[] | undefined,
-  custom: readonly ProbePlugin[] = [],
-): ProbePlugin[] {
-  const all = [...builtinPlugins, ...custom];
-  if (!names?.length) return [...builtinPlugins, ...custom];
-  const out: ProbePlugin[] = [];
-  for (const n of names) {
-    if (typeof n !== "string") {
-      out.push(n);
-      continue;
-    }
-    const p = all.find((x) => x.name === n);
-    if (!p) {
-      throw new UsageError(
-        `Unknown plugin "${n}"; valid plugins: ${all.map((x) => x.name).join(", ")}`,
-      );
-    }
-    if (!out.includes(p)) out.push(p);
-  }
-  return out;
-}
-
-/**
  * Keys per bpftrace map for a trace: room for ~2 000 histogram buckets (≈ 13 operations over 5
  * decades of latency) per source and mount, at least 4 096, at most 65 536. Smaller maps are
  * faster (the in-flight request map stays in cache); a histogram that still runs out of keys is
@@ -156,7 +137,9 @@ export const CHECKPOINT_MS = 10_000;
  * @throws {UsageError} on bad options, missing privileges, bpftrace or sources
  */
 export function prepare(o: TraceOptions = {}): Prepared {
-  const plugins = selectPlugins(o.plugins, o.custom);
+  const registry = o.registry ?? new PluginRegistry();
+  const plugins = registry.select(o.plugins);
+  if (!plugins.length) throw new UsageError("No plugin to trace with (the registry is empty)");
   if (o.durationMs !== undefined && !(o.durationMs > 0)) {
     throw new UsageError(`Invalid duration: ${o.durationMs} ms`);
   }
@@ -174,8 +157,13 @@ export function prepare(o: TraceOptions = {}): Prepared {
   if (o.daemonPids?.length && selectedMounts.length !== 1) {
     throw new UsageError("--daemon-pid needs exactly one --mount (the mount it serves)");
   }
-  const sources = chooseSources(
-    [...(o.sources ?? ["auto"]), ...(o.daemonPids?.length ? ["daemon" as const] : [])],
+  const sources = pluginSources(
+    plugins,
+    chooseSources(
+      [...(o.sources ?? ["auto"]), ...(o.daemonPids?.length ? ["daemon" as const] : [])],
+      caps,
+    ),
+    !o.sources?.length || o.sources.includes("auto"),
     caps,
   );
   if (o.slowMs && !sources.request) {
@@ -208,8 +196,8 @@ export function prepare(o: TraceOptions = {}): Prepared {
   });
   if (presets.includes("cvmfs")) uprobes.push(...cvmfsTargets(bin, pids, plugins));
   const uprobeCounts = presets.includes("libfuse") ? libfuseReplyTargets(bin, pids) : [];
-  const known = [...builtinPlugins, ...(o.custom ?? []), ...plugins];
-  const composed = compose({
+  const known = [...registry.all(), ...plugins];
+  const composed = composeOrRefuse({
     version: parseVersion(caps.bpftrace) ?? [0, 16, 0],
     plugins,
     known,
@@ -250,6 +238,44 @@ export function prepare(o: TraceOptions = {}): Prepared {
     ...(o.intervalMs ? { intervals: true } : {}),
     ...(selectedMounts.length ? { selected: true } : {}),
   };
+}
+
+/**
+ * The sources the selected plugins' hooks need: added under `auto`, else refused in one line. The
+ * daemon's hooks need its syscall probes, so where they are wanted the queue / served split at
+ * fuse_request_sent gives way to the daemon's.
+ * @throws {UsageError} when a needed source was left out or is not available
+ */
+function pluginSources(
+  plugins: readonly ProbePlugin[],
+  chosen: ChosenSources,
+  auto: boolean,
+  caps: Capabilities,
+): ChosenSources {
+  const out = { ...chosen };
+  for (const p of plugins) {
+    for (const s of p.sources ?? []) {
+      if (out[s]) continue;
+      if (!auto) {
+        throw new UsageError(`Plugin "${p.name}" needs the ${s} source: add --source ${s}`);
+      }
+      const why = unavailable(s, caps);
+      if (why) throw new UsageError(`Plugin "${p.name}" needs the ${s} source: ${why}`);
+      out[s] = true;
+      if (s === "daemon") out.sent = false;
+    }
+  }
+  return out;
+}
+
+/** compose(), its errors (two selected plugins claiming one opcode, …) as usage errors. */
+function composeOrRefuse(o: Parameters<typeof compose>[0]): Composed {
+  try {
+    return compose(o);
+  } catch (e) {
+    if (e instanceof TypeError) throw new UsageError(e.message);
+    throw e;
+  }
 }
 
 const NOISE = /RLIMIT_MEMLOCK|available_filter_functions|^\s*$/;
@@ -302,7 +328,13 @@ export async function run(p: Prepared, o: TraceOptions = {}): Promise<Report> {
     }
     return names.get(c)!;
   };
-  const decoder = new Decoder({ composed: p.composed, mountOf, meta });
+  const decoder = new Decoder({
+    composed: p.composed,
+    mountOf,
+    meta,
+    plugins: p.plugins,
+    ...(o.top ? { top: o.top } : {}),
+  });
   const child = new Deno.Command(p.bin, {
     args: ["-f", "json", "-e", p.composed.program],
     env: { ...p.composed.env, [READY]: "1" },

@@ -6,7 +6,7 @@
  */
 import type { Capabilities } from "./capabilities.ts";
 import type { KernelFunction, RequestKey } from "./compose.ts";
-import { UsageError } from "./errors.ts";
+import { UsageError } from "../util/errors.ts";
 import type { ProbePlugin } from "./plugin.ts";
 
 /** A source name a user may ask for. */

@@ -19,7 +19,7 @@
  */
 import { parse } from "npm:csv-parse@^6.1.0/sync";
 import { stringify } from "npm:csv-stringify@^6.6.0/sync";
-import { UsageError } from "../probes/errors.ts";
+import { UsageError } from "../util/errors.ts";
 import {
   errnoName,
   errnoNumber,

@@ -32,7 +32,7 @@ import normalQuantile from "npm:@stdlib/stats-base-dists-normal-quantile@^0.2.2"
 import tCdf from "npm:@stdlib/stats-base-dists-t-cdf@^0.2.2";
 import { addBuckets, type Buckets, quantile, totalCount } from "../probes/hist.ts";
 import { emptyRow, type OpRow, type Report, rowKey, SOURCE_NAMES } from "../probes/report.ts";
-import { UsageError } from "../probes/errors.ts";
+import { UsageError } from "../util/errors.ts";
 import { LEGACY_TOOL } from "./legacy.ts";
 
 /** Colour of a row. */

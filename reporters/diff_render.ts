@@ -5,7 +5,7 @@
 import pc from "npm:picocolors@^1.1.1";
 import { stringify } from "npm:csv-stringify@^6.6.0/sync";
 import { type DiffClass, type DiffRow, type PercentileDiff, PERCENTILES } from "./diff.ts";
-import { columns, fmtNs } from "./format.ts";
+import { columns, fmtNs } from "../util/format.ts";
 
 function fmtPct(p: number): string {
   if (!Number.isFinite(p)) return Number.isNaN(p) ? "-" : "new";

@@ -5,7 +5,7 @@
  */
 import { bucketRange } from "../probes/hist.ts";
 import type { OpRow, Report } from "../probes/report.ts";
-import { sanitize } from "./format.ts";
+import { sanitize } from "../util/format.ts";
 
 /** One histogram, power-of-two microsecond rows. */
 export function formatHistogram(row: OpRow, width = 40): string {

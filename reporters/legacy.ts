@@ -4,9 +4,10 @@
  * compare them with each other or, by function name, with fusetrace's own CSV.
  * @module
  */
-import { UsageError } from "../probes/errors.ts";
+import { UsageError } from "../util/errors.ts";
 import { emptyRow, type Report } from "../probes/report.ts";
 import { isFusetraceCsv, parseRecords, readCsv } from "./csv.ts";
+import { isJsonReport, readJson } from "./json.ts";
 
 /** Largest file read as a run (a run of every opcode on 1 000 mounts is a few MB). */
 export const MAX_RUN_BYTES = 256 * 1024 * 1024;
@@ -50,7 +51,7 @@ export function readLegacy(text: string, file: string): Report {
 }
 
 /**
- * Reads a run from a file: a fusetrace CSV or an original `ADDR,FUNC,COUNT` file.
+ * Reads a run from a file: a fusetrace CSV or JSON report, or an original `ADDR,FUNC,COUNT` file.
  * @throws {UsageError} naming the file (and line) on anything unreadable or malformed
  */
 export function loadRun(file: string): Report {
@@ -70,9 +71,10 @@ export function loadRun(file: string): Report {
   }
   if (!text.trim()) throw new UsageError(`${file}: empty file`);
   if (isFusetraceCsv(text)) return readCsv(text, file);
+  if (isJsonReport(text)) return readJson(text, file);
   if (/^ADDR,FUNC,COUNT\r?\n/.test(text)) return readLegacy(text, file);
   const head = text.split("\n")[0]!.slice(0, 40);
   throw new UsageError(
-    `${file}:1: unknown header "${head}" (expected a fusetrace CSV or ADDR,FUNC,COUNT)`,
+    `${file}:1: unknown header "${head}" (expected a fusetrace CSV or JSON report, or ADDR,FUNC,COUNT)`,
   );
 }

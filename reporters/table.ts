@@ -11,7 +11,7 @@ import {
   type SlowRequest,
   summarize,
 } from "../probes/report.ts";
-import { columns, fmtBytes, fmtNs, sanitize } from "./format.ts";
+import { columns, fmtBytes, fmtNs, sanitize } from "../util/format.ts";
 
 const HEAD = ["OPERATION", "COUNT", "ERR", "P50", "P90", "P99", "MAX", "MEAN", "BYTES"];
 

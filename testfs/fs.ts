@@ -22,6 +22,11 @@ export interface TestFsOptions extends TreeOptions {
   keepCache?: boolean;
   /** Serve one request at a time: a slow request delays the next. */
   singleThread?: boolean;
+  /**
+   * Answer a missing name as CVMFS does: an entry with node id 0 (a negative entry the kernel
+   * caches for `entryTimeout`), not an ENOENT error (which the kernel does not cache).
+   */
+  negativeEntries?: boolean;
 }
 
 /** A mounted testfs. */
@@ -204,11 +209,13 @@ export function mountTestFs(mountPoint: string, o: TestFsOptions = {}): TestFs {
         const p = tree.nodes[Number(parent)];
         const ino = p?.children.get(name);
         serve("lookup", (errno) => {
-          if (errno || !ino) return void fuse.fuse_reply_err(req, errno || ENOENT);
+          if (errno || (!ino && !o.negativeEntries)) {
+            return void fuse.fuse_reply_err(req, errno || ENOENT);
+          }
           const e = new Uint8Array(176);
           const v = new DataView(e.buffer);
-          v.setBigUint64(0, BigInt(ino), true);
-          e.set(stat(tree, ino), 16);
+          v.setBigUint64(0, BigInt(ino ?? 0), true);
+          if (ino) e.set(stat(tree, ino), 16);
           v.setFloat64(160, attrTimeout, true);
           v.setFloat64(168, entryTimeout, true);
           fuse.fuse_reply_entry(req, e);

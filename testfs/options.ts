@@ -3,9 +3,9 @@
  * and errors with a probability.
  * @module
  */
-import { UsageError } from "../probes/errors.ts";
-import { errnoNumber } from "../probes/report.ts";
-import { parseDurationMs } from "../probes/options.ts";
+import { UsageError } from "../util/errors.ts";
+import { errnoNumber } from "../util/errno.ts";
+import { parseDurationMs } from "../util/options.ts";
 
 /** Operations testfs serves. */
 export const TESTFS_OPS = [

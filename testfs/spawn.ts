@@ -3,10 +3,10 @@
  * calls never wait on the thread that serves them.
  * @module
  */
-import { deviceOf, waitForMount } from "../probes/mounts.ts";
+import { deviceOf, waitForMount } from "../util/fs.ts";
 import type { TestFsOptions } from "./fs.ts";
 import type { Latency } from "./options.ts";
-import { errnoName } from "../probes/report.ts";
+import { errnoName } from "../util/errno.ts";
 
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
 
@@ -32,6 +32,7 @@ export function testFsArgs(o: TestFsOptions): string[] {
   if (o.entryTimeout !== undefined) a.push("--entry-timeout", String(o.entryTimeout));
   if (o.attrTimeout !== undefined) a.push("--attr-timeout", String(o.attrTimeout));
   if (o.keepCache === false) a.push("--no-keep-cache");
+  if (o.negativeEntries) a.push("--negative-entries");
   if (o.singleThread) a.push("--single-thread");
   const lat = Object.entries(o.latency ?? {}).map(([k, v]) => `${k}=${latencyArg(v!)}`);
   if (lat.length) a.push("--latency", lat.join(","));

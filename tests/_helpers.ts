@@ -1,5 +1,5 @@
 /** Shared test helpers. */
-import { deepStrictEqual as assertEquals } from "node:assert/strict";
+import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 
 export {
   deepStrictEqual as assertEquals,
@@ -12,7 +12,8 @@ import { mountSquashfs, type SquashMount, type TreeShape } from "../demo/squashf
 import type { Report } from "../probes/report.ts";
 import type { TestFsOptions } from "../testfs/fs.ts";
 import { type SpawnedTestFs, spawnTestFs } from "../testfs/spawn.ts";
-import { traceDuring, type TraceOptions } from "../probes/runner.ts";
+import { traceDuring, type TraceOptions } from "../mod.ts";
+import { deviceOf, waitForMount } from "../util/fs.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 
@@ -139,4 +140,37 @@ export async function spawnUntil(args: string[], marker: string) {
 /** Starts `cli.ts ARGS` and waits until it says "Hit Ctrl-C to end." (its probes are attached). */
 export function spawnCli(args: string[]): ReturnType<typeof spawnUntil> {
   return spawnUntil([`${root}cli.ts`, ...args], "Hit Ctrl-C to end.");
+}
+
+/**
+ * A squashfs of a few of this Python's stdlib packages (json, email, http, urllib, xml, html),
+ * mounted with squashfuse: a real Python start-up imports them from it with PYTHONPATH=mnt.
+ */
+export async function withPythonSquashfs<T>(fn: (mnt: string) => Promise<T>): Promise<T> {
+  const py = new TextDecoder().decode(
+    (await new Deno.Command("python3", {
+      args: ["-c", "import sysconfig; print(sysconfig.get_paths()['stdlib'])"],
+      stdout: "piped",
+    }).output()).stdout,
+  ).trim();
+  const dir = Deno.makeTempDirSync({ prefix: "fusetrace-py-" });
+  const packages = ["json", "email", "http", "urllib", "xml", "html"].map((p) => `${py}/${p}`);
+  const mk = await new Deno.Command("mksquashfs", {
+    args: [...packages, `${dir}/py.sqfs`, "-noappend", "-quiet", "-no-progress"],
+    stdout: "null",
+  }).output();
+  assert(mk.success, "mksquashfs");
+  Deno.mkdirSync(`${dir}/mnt`);
+  const daemon = new Deno.Command("squashfuse", {
+    args: ["-f", `${dir}/py.sqfs`, `${dir}/mnt`],
+    stderr: "null",
+  }).spawn();
+  try {
+    await waitForMount(`${dir}/mnt`, deviceOf(dir));
+    return await fn(`${dir}/mnt`);
+  } finally {
+    await new Deno.Command("fusermount3", { args: ["-u", "-z", `${dir}/mnt`] }).output();
+    await daemon.status;
+    Deno.removeSync(dir, { recursive: true });
+  }
 }

@@ -61,8 +61,36 @@ Deno.test("bad input: one line, exit 2", async () => {
         /Cannot write --csv "\/nonexistent\/dir\/x.csv": \/nonexistent\/dir: no such directory/,
       ],
       [["--csv", "/tmp"], /Cannot write --csv "\/tmp": not a regular file/],
+      [["--json", "/tmp"], /Cannot write --json "\/tmp": not a regular file/],
+      [["--top", "0"], /Invalid --top "0"/],
+      [["--format", "xml"], /argument 'xml' is invalid/],
+      [
+        ["--plugins", "negative", "--source", "request"],
+        /Plugin "negative" needs the daemon source: add --source daemon/,
+      ],
+      [["--plugin-file", "/nonexistent.ts"], /--plugin-file \/nonexistent.ts: no such file/],
     ] as [string[], RegExp][]
   ) assertUsageError(await runCli(["trace", ...args]), re);
+  // Plugin files that cannot be loaded, export nothing, or take a known name.
+  const dir = Deno.makeTempDirSync();
+  for (
+    const [text, re] of [
+      ["export default {", /--plugin-file .*broken\.ts: cannot load it: .*/],
+      ["export const x = 1;", /--plugin-file .*broken\.ts: exports no plugin/],
+      [
+        'export default { name: "lookup", description: "mine", opcodes: [1] };',
+        /--plugin-file .*broken\.ts: Plugin "lookup" .* has the name of one already known/,
+      ],
+      [
+        'export default { name: "Bad", description: "x", opcodes: [1] };',
+        /--plugin-file .*broken\.ts: Invalid plugin name "Bad"/,
+      ],
+    ] as [string, RegExp][]
+  ) {
+    Deno.writeTextFileSync(`${dir}/broken.ts`, text);
+    assertUsageError(await runCli(["trace", "--plugin-file", `${dir}/broken.ts`]), re);
+  }
+  Deno.removeSync(dir, { recursive: true });
   const none = await runCli([]);
   assertEquals(none.code, 2, "no arguments: the help, exit 2");
   assertMatch(none.stderr, /^Usage: fusetrace/);
@@ -104,7 +132,11 @@ Deno.test("non-root: one line, exit 2", async () => {
 Deno.test("--list-plugins and --print-program", async () => {
   const l = await runCli(["trace", "--list-plugins"]);
   assertEquals(l.code, 0);
-  assertEquals(l.stdout.trim().split("\n").length, builtinPlugins.length);
+  const lines = l.stdout.trim().split("\n");
+  assertMatch(lines[0]!, /^PLUGIN\s+KIND\s+DEFAULT\s+FROM\s+DESCRIPTION$/);
+  assertEquals(lines.length, 1 + builtinPlugins.length + 3, "timing plugins and three analyses");
+  assertMatch(l.stdout, /^lookup\s+timing\s+yes\s+built-in\s+LOOKUP/m);
+  assertMatch(l.stdout, /^requesters\s+analysis\s+no\s+built-in\s+requests, errors/m);
   const p = await runCli(["trace", "--print-program", "--plugins", "lookup", "-d", "5s"]);
   assertEquals(p.code, 0, p.stderr);
   assert(p.stdout.includes("tracepoint:fuse:fuse_request_send"));

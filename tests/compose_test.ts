@@ -3,12 +3,19 @@ import {
   detectCapabilities,
   findBpftrace,
   parseVersion,
-  RAW_TRACEPOINTS,
   type Version,
-  versionAtLeast,
 } from "../probes/capabilities.ts";
+import { dialectFor } from "../probes/dialect.ts";
 import { resolveKernelFunctions } from "../probes/sources.ts";
-import { builtinPlugins, lookup, read } from "../plugins/mod.ts";
+import {
+  builtinPlugins,
+  lookup,
+  negative,
+  read,
+  requesters,
+  sizes,
+  write,
+} from "../plugins/mod.ts";
 import { definePlugin } from "../probes/plugin.ts";
 import { assert, assertEquals, assertGolden, assertThrows } from "./_helpers.ts";
 
@@ -70,6 +77,20 @@ const variants: Record<string, Omit<ComposeOptions, "version">> = {
     daemons: [{ pid: 4242, connection: 45 }],
     slowNs: 5_000_000,
   },
+  // The analyses: negative (daemon's side), requesters and sizes (request source), by unique and
+  // by pointer; the daemon given, so the guests run them without struct fuse_dev in BTF.
+  analyses: {
+    plugins: [lookup, read, write, negative, requesters, sizes],
+    known: builtinPlugins,
+    daemons: [{ pid: 4242, connection: 45 }],
+    intervalMs: 1000,
+  },
+  "analyses-pointer": {
+    plugins: [lookup, read, write, negative, requesters, sizes],
+    known: builtinPlugins,
+    requestKey: "pointer",
+    daemons: [{ pid: 4242, connection: 45 }],
+  },
   // Linux 7.x: queue / served split at fuse:fuse_request_sent (also for io_uring daemons).
   sent: { plugins: builtinPlugins, sentSplit: true },
   "daemon-only": {
@@ -83,7 +104,7 @@ const variants: Record<string, Omit<ComposeOptions, "version">> = {
 for (const v of VERSIONS) {
   Deno.test(`golden programs for bpftrace ${v.join(".")}`, () => {
     for (const [name, o] of Object.entries(variants)) {
-      if (o.requestKey === "pointer" && !versionAtLeast(v, RAW_TRACEPOINTS)) {
+      if (o.requestKey === "pointer" && !dialectFor(v).rawTracepoints) {
         assertThrows(() => compose({ version: v, ...o }), /raw tracepoints/);
         continue;
       }
@@ -125,7 +146,7 @@ async function dryRun(program: string): Promise<{ ok: boolean; err: string }> {
   Deno.writeTextFileSync(file, program);
   const v = hereVersion ??= parseVersion(detectCapabilities().bpftrace)!;
   const o = await new Deno.Command(findBpftrace(), {
-    args: [versionAtLeast(v, [0, 22, 0]) ? "--dry-run" : "-d", file],
+    args: dialectFor(v).dryRunArgs(file),
     stdout: "null",
     stderr: "piped",
   }).output();
@@ -142,7 +163,10 @@ Deno.test("every program variant compiles with this machine's bpftrace (dry run)
     "kprobe-all-here": { plugins: builtinPlugins, kernelFunctions: here.found },
   };
   if (!caps.fentry) delete all.fentry; // kfunc programs need fentry support to compile
-  if (!caps.rawTracepoints) delete all.pointer;
+  if (!caps.rawTracepoints) {
+    delete all.pointer;
+    delete all["analyses-pointer"];
+  }
   if (!caps.requestSent) delete all.sent;
   for (const [name, o] of Object.entries(all)) {
     const r = await dryRun(compose({ version: parseVersion(caps.bpftrace)!, ...o }).program);

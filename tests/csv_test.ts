@@ -1,6 +1,6 @@
 import { compose } from "../probes/compose.ts";
 import { decodeRecorded } from "../probes/decode.ts";
-import { UsageError } from "../probes/errors.ts";
+import { UsageError } from "../util/errors.ts";
 import { builtinPlugins } from "../plugins/mod.ts";
 import {
   checkOutputPath,

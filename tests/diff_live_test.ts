@@ -5,7 +5,7 @@
 import { compareRuns, type Diff } from "../reporters/diff.ts";
 import { writeCsv } from "../reporters/csv.ts";
 import type { Report } from "../probes/report.ts";
-import { traceDuring } from "../probes/runner.ts";
+import { traceDuring } from "../mod.ts";
 import type { TestFsOptions } from "../testfs/fs.ts";
 import { spawnTestFs } from "../testfs/spawn.ts";
 import { assert, assertEquals, assertMatch, runCli } from "./_helpers.ts";

@@ -179,7 +179,7 @@ Deno.test("count: kernel functions with kprobes; without, requests per opcode ho
 });
 
 Deno.test("stopped before the probes are attached: an empty report, no error", async () => {
-  const { prepare, run } = await import("../probes/runner.ts");
+  const { prepare, run } = await import("../mod.ts");
   const report = await run(prepare({}), { signal: AbortSignal.abort() });
   assertEquals(report.rows, []);
 });

@@ -5,7 +5,7 @@
  * @module
  */
 import { ensureTools } from "../demo/squashfs.ts";
-import { UsageError } from "../probes/errors.ts";
+import { UsageError } from "../util/errors.ts";
 
 /** Command (or file) → the Debian package that brings it. */
 export const TEST_TOOLS: Record<string, string> = {

@@ -13,7 +13,7 @@ import {
   parseVersion,
   versionAtLeast,
 } from "../../probes/capabilities.ts";
-import { prepare, prepareCount, type Prepared, run } from "../../probes/runner.ts";
+import { prepare, prepareCount, type Prepared, run } from "../../mod.ts";
 import { sourcesLabel } from "../../probes/sources.ts";
 import { mountTestFs, type TestFs } from "../../testfs/fs.ts";
 import type { TestFsOptions } from "../../testfs/fs.ts";
@@ -23,7 +23,14 @@ import { connectionUnreadable, holdsIoUring } from "../../probes/daemon.ts";
 import { formatSideBySide, formatTable } from "../../reporters/table.ts";
 import { withStub } from "../_stub.ts";
 import { readCsv } from "../../reporters/csv.ts";
-import { assert, assertEquals, assertMatch, runCli, spawnCli } from "../_helpers.ts";
+import {
+  assert,
+  assertEquals,
+  assertMatch,
+  runCli,
+  spawnCli,
+  withPythonSquashfs,
+} from "../_helpers.ts";
 
 const guest = GUESTS.find((g) => g.name === Deno.env.get("FUSETRACE_GUEST"));
 const OUT = "/payload/out";
@@ -351,37 +358,6 @@ Deno.test({
     }, { fuseOpts: "io_uring" });
   },
 });
-
-/** A squashfs of a few of this Python's stdlib packages, mounted with squashfuse. */
-async function withPythonSquashfs<T>(fn: (mnt: string) => Promise<T>): Promise<T> {
-  const py = new TextDecoder().decode(
-    (await new Deno.Command("python3", {
-      args: ["-c", "import sysconfig; print(sysconfig.get_paths()['stdlib'])"],
-      stdout: "piped",
-    }).output()).stdout,
-  ).trim();
-  const dir = Deno.makeTempDirSync({ prefix: "fusetrace-py-" });
-  const packages = ["json", "email", "http", "urllib", "xml", "html"].map((p) => `${py}/${p}`);
-  const mk = await new Deno.Command("mksquashfs", {
-    args: [...packages, `${dir}/py.sqfs`, "-noappend", "-quiet", "-no-progress"],
-    stdout: "null",
-  }).output();
-  assert(mk.success, "mksquashfs");
-  Deno.mkdirSync(`${dir}/mnt`);
-  const daemon = new Deno.Command("squashfuse", {
-    args: ["-f", `${dir}/py.sqfs`, `${dir}/mnt`],
-    stderr: "null",
-  }).spawn();
-  try {
-    const { waitForMount, deviceOf } = await import("../../probes/mounts.ts");
-    await waitForMount(`${dir}/mnt`, deviceOf(dir));
-    return await fn(`${dir}/mnt`);
-  } finally {
-    await new Deno.Command("fusermount3", { args: ["-u", "-z", `${dir}/mnt`] }).output();
-    await daemon.status;
-    Deno.removeSync(dir, { recursive: true });
-  }
-}
 
 Deno.test({
   name: "guest: a Python start-up from squashfuse, requests and kernel callbacks side by side",

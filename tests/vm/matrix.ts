@@ -11,7 +11,7 @@ import { type Guest, GUESTS } from "./guests.ts";
 import { boot, exists, guestImage, sh } from "./vm.ts";
 import { stageUring, URING_BUILD_TOOLS } from "./uring.ts";
 import { ensureTools } from "../../demo/squashfs.ts";
-import { UsageError } from "../../probes/errors.ts";
+import { UsageError } from "../../util/errors.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 

@@ -1,5 +1,5 @@
 /**
- * Number formatting shared by the reporters.
+ * Formatting shared by the reporters, the plugins' renderers and doctor.
  * @module
  */
 

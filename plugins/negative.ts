@@ -1,0 +1,156 @@
+import { definePlugin, type MapEntry, type ProbePlugin } from "../probes/plugin.ts";
+import { columns } from "../util/format.ts";
+
+/** Negative lookups of one name under one directory, as the daemon answered them. */
+export interface NegativeName {
+  mount: string;
+  /**
+   * The directory's path below the mount (`""` its root), from the directories looked up while
+   * tracing; `…/` starts a path whose upper part was looked up before; null when unknown.
+   */
+  parent: string | null;
+  /** The directory's node id (FUSE_ROOT_ID is 1). */
+  parentNode: number;
+  name: string;
+  /** `ENOENT`: an error reply; `zero-nodeid`: an entry with node id 0 (CVMFS's cacheable kind). */
+  kind: "ENOENT" | "zero-nodeid";
+  count: number;
+  /** The processes that asked (pid from the request header; command name as sent, or `?`). */
+  requesters: { pid: number; comm: string; count: number }[];
+}
+
+/** The `negative` section of a report. */
+export interface NegativeSection {
+  /** Negative lookups in all, and of each kind. */
+  total: number;
+  enoent: number;
+  zeroNodeid: number;
+  /** Distinct (mount, directory, name, kind) entries; `names` holds the top ones. */
+  distinct: number;
+  names: NegativeName[];
+}
+
+/** LOOKUP opcode; FUSE_ROOT_ID. */
+const LOOKUP = 1;
+const ROOT = 1;
+/** Name bytes kept (longer names are cut). */
+const NAME_MAX = 64;
+
+/**
+ * Names of negative lookups, from the daemon's side: the name follows the 40-byte fuse_in_header
+ * of a LOOKUP the daemon reads; its reply is an ENOENT error or a fuse_entry_out with node id 0.
+ * Successful lookups of directories give the parents' paths.
+ */
+const plugin: ProbePlugin<NegativeSection> = definePlugin<NegativeSection>({
+  name: "negative",
+  description:
+    "names of negative lookups (ENOENT and zero-nodeid entries) by directory and process",
+  observes: [LOOKUP],
+  sources: ["daemon"],
+  byDefault: false,
+  program(b) {
+    const pending = b.map("pending", { temporary: true });
+    // conn, parent node, requester pid, kind (errno 2, or 0: zero node id), name
+    const names = b.map("names", { keys: 5 });
+    // conn, node id, parent node, name: the directories looked up while tracing
+    const dirs = b.map("dirs", { keys: 4 });
+    // pid, command name of LOOKUP requesters, where the request source runs
+    const comms = b.map("comms", { keys: 2 });
+    const t = b.local("t"), node = b.local("node"), mode = b.local("mode");
+    b.at("daemon.request", [
+      `${pending}[$c, $u] = (${b.user("u64", "$p + 16")}, ${b.user("u32", "$p + 32")}, ${
+        b.userString("$p + 40", NAME_MAX)
+      });`,
+    ], { opcodes: [LOOKUP] });
+    b.at("daemon.reply", [
+      `${t} = ${pending}[$c, $u];`,
+      `delete(${pending}[$c, $u]);`,
+      `if ($err == 2) {`,
+      `  ${names}[$c, ${t}.0, ${t}.1, 2, ${t}.2] = count();`,
+      `} else if ($err == 0) {`,
+      `  ${node} = ${b.user("u64", "$body")};`,
+      `  if (${node} == 0) {`,
+      `    ${names}[$c, ${t}.0, ${t}.1, 0, ${t}.2] = count();`,
+      `  } else {`,
+      // fuse_entry_out: attr at +40, its mode at +60
+      `    ${mode} = ${b.user("u32", "$body + 100")};`,
+      `    if ((${mode} & 0xf000) == 0x4000) { ${dirs}[$c, ${node}, ${t}.0, ${t}.2] = count(); }`,
+      `  }`,
+      `}`,
+    ], { opcodes: [LOOKUP] });
+    b.at("request.send", [`${comms}[pid, comm] = count();`], { opcodes: [LOOKUP] });
+  },
+  parse(maps, ctx) {
+    const dirs = new Map<string, { parent: number; name: string }>();
+    for (const e of maps.get("dirs") ?? []) {
+      const [c, node, parent, name] = e.key;
+      dirs.set(`${c}:${node}`, { parent: Number(parent), name: name ?? "" });
+    }
+    const comms = new Map<number, string>();
+    for (const e of maps.get("comms") ?? []) comms.set(Number(e.key[0]), e.key[1] ?? "?");
+    const pathOf = (c: string, node: number): string | null => {
+      const parts: string[] = [];
+      for (let n = node, i = 0; n !== ROOT; i++) {
+        const d = dirs.get(`${c}:${n}`);
+        if (!d || i > 255) return parts.length ? `…/${parts.reverse().join("/")}` : null;
+        parts.push(d.name);
+        n = d.parent;
+      }
+      return parts.reverse().join("/");
+    };
+    const grouped = new Map<string, NegativeName>();
+    let enoent = 0, zero = 0;
+    for (const e of maps.get("names") ?? [] as readonly MapEntry[]) {
+      const [c = "0", parent = "0", pid = "0", kind = "0", name = ""] = e.key;
+      const entry: Omit<NegativeName, "count" | "requesters"> = {
+        mount: ctx.mountOf(Number(c)),
+        parent: pathOf(c, Number(parent)),
+        parentNode: Number(parent),
+        name,
+        kind: kind === "2" ? "ENOENT" : "zero-nodeid",
+      };
+      if (entry.kind === "ENOENT") enoent += e.value;
+      else zero += e.value;
+      const k = JSON.stringify([c, parent, name, kind]);
+      const g = grouped.get(k) ?? { ...entry, count: 0, requesters: [] };
+      g.count += e.value;
+      g.requesters.push({ pid: Number(pid), comm: comms.get(Number(pid)) ?? "?", count: e.value });
+      grouped.set(k, g);
+    }
+    const all = [...grouped.values()];
+    for (const g of all) g.requesters.sort((a, b) => b.count - a.count || a.pid - b.pid);
+    all.sort((a, b) =>
+      b.count - a.count || a.mount.localeCompare(b.mount) ||
+      (a.parent ?? "").localeCompare(b.parent ?? "") || a.name.localeCompare(b.name)
+    );
+    return {
+      total: enoent + zero,
+      enoent,
+      zeroNodeid: zero,
+      distinct: all.length,
+      names: all.slice(0, ctx.top),
+    };
+  },
+  render(s, o) {
+    const head =
+      `Negative lookups: ${s.total} (ENOENT ${s.enoent}, zero-nodeid ${s.zeroNodeid}), ` +
+      `${s.distinct} distinct names`;
+    if (!s.names.length) return head;
+    const shown = s.names.slice(0, o.top);
+    const rows = shown.map((n) => [
+      negativePath(n),
+      String(n.count),
+      n.kind,
+      n.requesters.slice(0, 3).map((r) => `${r.comm}[${r.pid}]×${r.count}`).join(" "),
+    ]);
+    const more = s.distinct > shown.length ? `\n(top ${shown.length} of ${s.distinct})` : "";
+    return `${head}\n${columns([["PATH", "COUNT", "KIND", "REQUESTERS"], ...rows])}${more}`;
+  },
+});
+export default plugin;
+
+/** The full path of a negative name: mount, directory (or `<node N>`), name. */
+export function negativePath(n: NegativeName): string {
+  const dir = n.parent === null ? `<node ${n.parentNode}>` : n.parent;
+  return [n.mount.replace(/\/$/, ""), dir, n.name].filter(Boolean).join("/");
+}
