@@ -5,15 +5,22 @@
  * request bpftrace script, client and daemon pinned to one CPU, as wall-time ratios over repeats.
  * @module
  */
-import { servedBy } from "../probes/daemon.ts";
-import { detectCapabilities, findBpftrace } from "../probes/capabilities.ts";
-import { resolveMount } from "../probes/mounts.ts";
-import { summarize } from "../probes/report.ts";
-import { traceDuring } from "../mod.ts";
-import { totalRunTimeNs, withBpfStats } from "../probes/bpfstats.ts";
-import type { SourceChoice } from "../probes/sources.ts";
-import { writeCsv, writeFileAtomic } from "../reporters/csv.ts";
-import { columns, fmtNs } from "../util/format.ts";
+import {
+  builtinRegistry,
+  columns,
+  detectCapabilities,
+  findBpftrace,
+  fmtNs,
+  resolveMount,
+  servedBy,
+  summarize,
+  totalRunTimeNs,
+  traceDuring,
+  type TraceOptions,
+  withBpfStats,
+  writeCsv,
+  writeFileAtomic,
+} from "../mod.ts";
 import type { Workload } from "./workload.ts";
 
 const WORKLOAD = new URL("./workload.ts", import.meta.url).pathname;
@@ -166,7 +173,28 @@ export function formatBench(runs: BenchRun[]): string {
 }
 
 /** A traced variant of the overhead measurement. */
-export type Variant = "untraced" | "fusetrace" | "fusetrace+daemon" | "printf";
+export type Variant =
+  | "untraced"
+  | "fusetrace"
+  | "fusetrace+daemon"
+  | "fusetrace+analyses"
+  | "printf";
+
+/** What each fusetrace variant traces. */
+const TRACED: Partial<Record<Variant, Pick<TraceOptions, "sources" | "plugins">>> = {
+  fusetrace: { sources: ["request"] },
+  "fusetrace+daemon": { sources: ["request", "daemon"] },
+  // Every timing plugin and the three analyses (which need the daemon's side too).
+  "fusetrace+analyses": {
+    sources: ["request", "daemon"],
+    plugins: [
+      ...builtinRegistry().select().map((p) => p.name),
+      "negative",
+      "requesters",
+      "sizes",
+    ],
+  },
+};
 
 /** Overhead figures of one variant: wall time relative to the untraced run of the same round. */
 export interface OverheadResult {
@@ -238,7 +266,13 @@ export async function measureOverhead(
   const list = Deno.makeTempFileSync({ suffix: ".list" });
   Deno.writeTextFileSync(list, files.join("\n"));
   await pinDaemons(o.mount, cpu);
-  const variants: Variant[] = ["untraced", "fusetrace", "fusetrace+daemon", "printf"];
+  const variants: Variant[] = [
+    "untraced",
+    "fusetrace",
+    "fusetrace+daemon",
+    "fusetrace+analyses",
+    "printf",
+  ];
   const ms = new Map<Variant, number[]>(variants.map((v) => [v, []]));
   const bpf = new Map<Variant, number[]>(variants.map((v) => [v, []]));
   // One storm; with a tracer's pid, also the BPF run time it cost per stat() call.
@@ -261,8 +295,8 @@ export async function measureOverhead(
           if (v === "untraced") t = await storm(v);
           else if (v === "printf") t = await naiveRun((pid) => storm(v, pid));
           else {
-            const sources: SourceChoice[] = v === "fusetrace" ? ["request"] : ["request", "daemon"];
-            t = (await traceDuring({ mounts: [o.mount], sources }, (pid) => storm(v, pid))).result;
+            t = (await traceDuring({ mounts: [o.mount], ...TRACED[v] }, (pid) => storm(v, pid)))
+              .result;
           }
           ms.get(v)!.push(t);
         }

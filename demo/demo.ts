@@ -5,17 +5,23 @@
  * then a second run with a slower LOOKUP, and the coloured diff of the two. Cleans up on Ctrl-C.
  * @module
  */
-import { traceDuring } from "../mod.ts";
-import { onStopSignals } from "../util/signals.ts";
-import { unavailable } from "../probes/sources.ts";
-import { detectCapabilities, requireRoot } from "../probes/capabilities.ts";
-import type { Report } from "../probes/report.ts";
-import { writeCsv, writeFileAtomic } from "../reporters/csv.ts";
-import { compareRuns, legend } from "../reporters/diff.ts";
-import { formatDiffTable } from "../reporters/diff_render.ts";
-import { formatSplit, formatTable } from "../reporters/table.ts";
-import type { TestFsOptions } from "../testfs/fs.ts";
-import { spawnTestFs } from "../testfs/spawn.ts";
+import {
+  compareRuns,
+  detectCapabilities,
+  formatDiffTable,
+  formatSplit,
+  formatTable,
+  legend,
+  onStopSignals,
+  type Report,
+  requireRoot,
+  spawnTestFs,
+  type TestFsOptions,
+  traceDuring,
+  unavailable,
+  writeCsv,
+  writeFileAtomic,
+} from "../mod.ts";
 import { ensureTools } from "./squashfs.ts";
 import { walkStatRead } from "./workload.ts";
 

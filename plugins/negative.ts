@@ -35,49 +35,90 @@ const LOOKUP = 1;
 const ROOT = 1;
 /** Name bytes kept (longer names are cut). */
 const NAME_MAX = 64;
+/** The kernel function every LOOKUP is sent from. */
+const KERNEL_LOOKUP = "fuse_lookup_name";
 
 /**
- * Names of negative lookups, from the daemon's side: the name follows the 40-byte fuse_in_header
- * of a LOOKUP the daemon reads; its reply is an ENOENT error or a fuse_entry_out with node id 0.
- * Successful lookups of directories give the parents' paths.
+ * Names of negative lookups. Where kprobes attach (with BTF), from the kernel: fuse_lookup_name()
+ * gets the directory's node id and the name, and returns -ENOENT or a fuse_entry_out with node id
+ * 0. Elsewhere from the daemon's side: the name follows the 40-byte fuse_in_header of a LOOKUP the
+ * daemon reads; its reply is an ENOENT error or a fuse_entry_out with node id 0. Successful
+ * lookups of directories give the parents' paths.
  */
 const plugin: ProbePlugin<NegativeSection> = definePlugin<NegativeSection>({
   name: "negative",
   description:
     "names of negative lookups (ENOENT and zero-nodeid entries) by directory and process",
   observes: [LOOKUP],
-  sources: ["daemon"],
+  sources: (k) => k.kernelFunction(KERNEL_LOOKUP) ? [] : ["daemon"],
   byDefault: false,
   program(b) {
+    // Per request: (conn, parent node, requester pid[, fuse_entry_out address]), and the name.
     const pending = b.map("pending", { temporary: true });
+    const name = b.map("name", { temporary: true });
     // conn, parent node, requester pid, kind (errno 2, or 0: zero node id), name
     const names = b.map("names", { keys: 5 });
     // conn, node id, parent node, name: the directories looked up while tracing
     const dirs = b.map("dirs", { keys: 4 });
-    // pid, command name of LOOKUP requesters, where the request source runs
+    // pid, command name of LOOKUP requesters (kernel functions, or the request source)
     const comms = b.map("comms", { keys: 2 });
-    const t = b.local("t"), node = b.local("node"), mode = b.local("mode");
-    b.at("daemon.request", [
-      `${pending}[$c, $u] = (${b.user("u64", "$p + 16")}, ${b.user("u32", "$p + 32")}, ${
-        b.userString("$p + 40", NAME_MAX)
-      });`,
-    ], { opcodes: [LOOKUP] });
-    b.at("daemon.reply", [
-      `${t} = ${pending}[$c, $u];`,
-      `delete(${pending}[$c, $u]);`,
-      `if ($err == 2) {`,
-      `  ${names}[$c, ${t}.0, ${t}.1, 2, ${t}.2] = count();`,
-      `} else if ($err == 0) {`,
-      `  ${node} = ${b.user("u64", "$body")};`,
+    const t = b.local("t"), node = b.local("node"), c = b.local("c"), kind = b.local("kind");
+    /**
+     * The answer to the request whose state is under `key`: `err` its errno, `entry` its
+     * fuse_entry_out's address (read with `read`). One statement per map, the name read from its
+     * map into the key: each key is built on the BPF stack, 512 bytes in all.
+     */
+    const answer = (
+      key: string,
+      err: string,
+      entry: string,
+      read: (type: "u32" | "u64", a: string) => string,
+    ) => [
+      `${t} = ${pending}[${key}];`,
+      `${kind} = 1;`,
+      `if (${t}.0 == 0) {`, // no state: its request began before tracing
+      `  ${kind} = 3;`,
+      `} else if (${err} == 2) {`,
+      `  ${kind} = 2;`,
+      `} else if (${err} == 0) {`,
+      `  ${node} = ${read("u64", entry)};`,
       `  if (${node} == 0) {`,
-      `    ${names}[$c, ${t}.0, ${t}.1, 0, ${t}.2] = count();`,
-      `  } else {`,
+      `    ${kind} = 0;`,
       // fuse_entry_out: attr at +40, its mode at +60
-      `    ${mode} = ${b.user("u32", "$body + 100")};`,
-      `    if ((${mode} & 0xf000) == 0x4000) { ${dirs}[$c, ${node}, ${t}.0, ${t}.2] = count(); }`,
+      `  } else if ((${read("u32", `${entry} + 100`)} & 0xf000) == 0x4000) {`,
+      `    ${dirs}[${t}.0, ${node}, ${t}.1, ${name}[${key}]] = count();`,
       `  }`,
       `}`,
+      `if (${kind} == 0 || ${kind} == 2) {`,
+      `  ${names}[${t}.0, ${t}.1, ${t}.2, ${kind}, ${name}[${key}]] = count();`,
+      `}`,
+      `delete(${pending}[${key}]);`,
+      `delete(${name}[${key}]);`,
+    ];
+    const kernel = b.kernelProbe(KERNEL_LOOKUP);
+    if (kernel) {
+      // fuse_lookup_name(sb, nodeid, const struct qstr *name, struct fuse_entry_out *outarg, …)
+      b.probe(kernel[0], [
+        `${c} = (uint64)((struct super_block *)arg0)->s_dev;`,
+        `if (${b.filter(c)}) {`,
+        `  ${pending}[tid] = (${c}, arg1, pid, arg3);`,
+        `  ${name}[tid] = ${b.kernelString(b.kernel("u64", "arg2 + 8"), NAME_MAX)};`,
+        `  ${comms}[pid, comm] = count();`,
+        `}`,
+      ]);
+      b.probe(
+        kernel[1],
+        answer("tid", "(0 - (int64)retval)", `${t}.3`, (type, a) => b.kernel(type, a)),
+      );
+      return;
+    }
+    b.at("daemon.request", [
+      `${pending}[$c, $u] = ($c, ${b.user("u64", "$p + 16")}, ${b.user("u32", "$p + 32")});`,
+      `${name}[$c, $u] = ${b.userString("$p + 40", NAME_MAX)};`,
     ], { opcodes: [LOOKUP] });
+    b.at("daemon.reply", answer("$c, $u", "$err", "$body", (type, a) => b.user(type, a)), {
+      opcodes: [LOOKUP],
+    });
     b.at("request.send", [`${comms}[pid, comm] = count();`], { opcodes: [LOOKUP] });
   },
   parse(maps, ctx) {

@@ -19,6 +19,7 @@ import {
   type ProgramBuilder,
 } from "./plugin.ts";
 import { SUB_BITS } from "./hist.ts";
+import { symbolsByName } from "./sources.ts";
 import {
   END_MARK,
   MAP,
@@ -124,6 +125,8 @@ export interface ComposeOptions {
   sentSplit?: boolean;
   /** Kernel callback functions to time (kernel source); empty = none. */
   kernelFunctions?: readonly KernelFunction[];
+  /** Kernel function symbols kprobes attach to here, for plugins' own probes (none: no kprobes). */
+  kprobeSymbols?: readonly string[];
   /** Daemons for the daemon source (read()/writev() on /dev/fuse); empty = no daemon source. */
   daemons?: readonly DaemonTarget[];
   /** Daemon functions to time (uprobes); filtered to the daemons' pids when there are any. */
@@ -213,7 +216,19 @@ export function compose(o: ComposeOptions): Composed {
   const request = (o.request ?? true) && traced;
   const daemons = traced ? o.daemons ?? [] : [];
   const everything = !!other && [...listed].every((op) => opcodePlugin.has(op));
-  const contributions = new Contributions(dialect, { request, daemon: daemons.length > 0 });
+  const contributions = new Contributions(dialect, { request, daemon: daemons.length > 0 }, {
+    symbols: symbolsByName(o.kprobeSymbols ?? []),
+    filter: (conn) => {
+      const f = [
+        ...(o.connections?.length
+          ? [`(${o.connections.map((c) => `${conn} == ${c}`).join(" || ")})`]
+          : []),
+        ...(o.pid !== undefined ? [`pid == ${o.pid}`] : []),
+        ...(o.comm ? [`comm == ${JSON.stringify(o.comm)}`] : []),
+      ];
+      return f.length ? f.join(" && ") : "1";
+    },
+  });
   for (const p of o.plugins) contributions.run(p);
   const ctx: Ctx = {
     o,
@@ -234,7 +249,10 @@ export function compose(o: ComposeOptions): Composed {
   const timed = timedEntries(o);
   out.push(...timedProbes(ctx, timed));
   out.push(...contributions.probes);
-  if (!request && !daemons.length && !timed.length && !o.uprobeCounts?.length) {
+  if (
+    !request && !daemons.length && !timed.length && !o.uprobeCounts?.length &&
+    !contributions.probes.length
+  ) {
     throw new TypeError("Nothing to trace: no selected plugin has a probe for the chosen sources");
   }
 
@@ -298,7 +316,11 @@ class Contributions {
   readonly reported: string[] = [];
   readonly temporary: string[] = [];
 
-  constructor(readonly dialect: Dialect, readonly sources: Record<HookSource, boolean>) {}
+  constructor(
+    readonly dialect: Dialect,
+    readonly sources: Record<HookSource, boolean>,
+    readonly here: { symbols: Map<string, string>; filter: (conn: string) => string },
+  ) {}
 
   run(p: ProbePlugin): void {
     if (!p.program) return;
@@ -333,6 +355,13 @@ class Contributions {
       arg: (name) => d.arg(name),
       user: (type, addr) => d.user(type, addr),
       userString: (addr, max) => d.userString(addr, max),
+      kernel: (type, addr) => d.kernel(type, addr),
+      kernelString: (addr, max) => d.kernelString(addr, max),
+      kernelProbe: (name) => {
+        const sym = this.here.symbols.get(name);
+        return sym ? [`kprobe:${sym}`, `kretprobe:${sym}`] : undefined;
+      },
+      filter: (conn) => this.here.filter(conn),
       local: (name) => `$${p.name}_${name}`,
       log2: (value, into) => log2Bounded(value, into),
     };

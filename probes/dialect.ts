@@ -53,6 +53,10 @@ export interface Dialect {
   user(type: UserType, addr: string): string;
   /** A NUL-terminated string of at most `max` bytes read from user memory at `addr`. */
   userString(addr: string, max: number): string;
+  /** A value of type `type` read from kernel memory at `addr`. */
+  kernel(type: UserType, addr: string): string;
+  /** A string of at most `max` bytes read from kernel memory at `addr`. */
+  kernelString(addr: string, max: number): string;
   /** bpftrace arguments that compile `file` without running it. */
   dryRunArgs(file: string): string[];
   /** This bpftrace attaches raw tracepoints and types their arguments through BTF. */
@@ -78,6 +82,8 @@ export function dialectFor(version: Version): Dialect {
       fentry ? (config ? ["fentry", "fexit"] : ["kfunc", "kretfunc"]) : ["kprobe", "kretprobe"],
     user: (type, addr) => `*uptr((${C_TYPE[type]} *)(${addr}))`,
     userString: (addr, max) => `str(uptr((int8 *)(${addr})), ${max})`,
+    kernel: (type, addr) => `*((${C_TYPE[type]} *)(${addr}))`,
+    kernelString: (addr, max) => `str((int8 *)(${addr}), ${max})`,
     dryRunArgs: (file) => [at([0, 22, 0]) ? "--dry-run" : "-d", file],
     rawTracepoints: at([0, 18, 0]),
     fentrySpelled: config,

@@ -45,6 +45,17 @@ export type Hook = "request.send" | "request.end" | "daemon.request" | "daemon.r
 /** The sources whose probes carry hooks. */
 export type HookSource = "request" | "daemon";
 
+/** What a plugin may ask of the kernel before its program is written. */
+export interface KernelFacts {
+  /** kprobes attach to this kernel function here, with BTF (see ProgramBuilder.kernelProbe). */
+  kernelFunction(name: string): boolean;
+}
+
+/** The sources a plugin needs on a kernel. */
+export function pluginSources(p: ProbePlugin, k: KernelFacts): readonly HookSource[] {
+  return typeof p.sources === "function" ? p.sources(k) : p.sources ?? [];
+}
+
 /** What a plugin may write into the one program; every method spells for the bpftrace version. */
 export interface ProgramBuilder {
   /** The sources in this program (a plugin adapts to them, or its `sources` ask for them). */
@@ -63,6 +74,22 @@ export interface ProgramBuilder {
   arg(name: string): string;
   /** A value read from user memory at the address expression `addr`. */
   user(type: UserType, addr: string): string;
+  /** A value read from kernel memory at `addr`. */
+  kernel(type: UserType, addr: string): string;
+  /** A string of at most `max` bytes read from kernel memory at `addr`. */
+  kernelString(addr: string, max: number): string;
+  /**
+   * Entry and return attach points (kprobe, kretprobe) of a kernel function on this kernel, its
+   * clone suffix resolved; undefined where it is missing, kprobes do not attach or there is no
+   * BTF (casts to kernel structs need it). In them, `arg0`… are its arguments, `retval` its
+   * result.
+   */
+  kernelProbe(name: string): readonly [string, string] | undefined;
+  /**
+   * The trace's filters (`--mount`, `--pid`, `--comm`) as a condition on the connection `conn`
+   * and the current process, for probes of the plugin's own (`1` when there are none).
+   */
+  filter(conn: string): string;
   /** A string of at most `max` bytes read from user memory at `addr`. */
   userString(addr: string, max: number): string;
   /** A variable of the plugin's own (`$plugin_name`). */
@@ -109,8 +136,12 @@ export interface ProbePlugin<S = unknown> {
   readonly probes?: readonly TimedProbe[];
   /** Opcodes the plugin's hooks need traced even when no selected plugin owns them. */
   readonly observes?: readonly number[];
-  /** Sources its hooks need; `auto` adds them, an explicit `--source` without them is refused. */
-  readonly sources?: readonly HookSource[];
+  /**
+   * Sources its hooks need, or a function of the kernel saying which (a plugin that can do with
+   * kernel functions where kprobes attach); `auto` adds them, an explicit `--source` without
+   * them is refused.
+   */
+  readonly sources?: readonly HookSource[] | ((k: KernelFacts) => readonly HookSource[]);
   /** Selected when no plugin is named (default true; analyses that cost more say false). */
   readonly byDefault?: boolean;
   /** Contributes probes, hook statements and maps to the program. */
@@ -155,7 +186,7 @@ export function definePlugin<S = unknown>(plugin: ProbePlugin<S>): ProbePlugin<S
       throw new TypeError(`Plugin "${plugin.name}": invalid opcode ${op}`);
     }
   }
-  for (const s of plugin.sources ?? []) {
+  for (const s of typeof plugin.sources === "function" ? [] : plugin.sources ?? []) {
     if (s !== "request" && s !== "daemon") {
       throw new TypeError(`Plugin "${plugin.name}": unknown source "${s}" (request, daemon)`);
     }

@@ -32,13 +32,14 @@ import {
 import { Decoder } from "./decode.ts";
 import { UsageError } from "../util/errors.ts";
 import { connectionAborted, fuseMounts, type MountInfo, resolveMount } from "./mounts.ts";
-import { PluginRegistry, type ProbePlugin } from "./plugin.ts";
+import { PluginRegistry, pluginSources, type ProbePlugin } from "./plugin.ts";
 import { type Report, type RunMeta, type SlowRequest, subtractReports } from "./report.ts";
 import {
   chooseSources,
   type ChosenSources,
   resolveKernelFunctions,
   type SourceChoice,
+  symbolsByName,
   unavailable,
 } from "./sources.ts";
 import { VERSION } from "../util/version.ts";
@@ -157,7 +158,7 @@ export function prepare(o: TraceOptions = {}): Prepared {
   if (o.daemonPids?.length && selectedMounts.length !== 1) {
     throw new UsageError("--daemon-pid needs exactly one --mount (the mount it serves)");
   }
-  const sources = pluginSources(
+  const sources = withPluginSources(
     plugins,
     chooseSources(
       [...(o.sources ?? ["auto"]), ...(o.daemonPids?.length ? ["daemon" as const] : [])],
@@ -205,6 +206,7 @@ export function prepare(o: TraceOptions = {}): Prepared {
     requestKey: sources.requestKey,
     sentSplit: sources.sent,
     kernelFunctions: resolved.found,
+    kprobeSymbols: kprobeSymbols(caps),
     fentry: sources.fentry,
     ...(sources.daemon ? { daemons } : {}),
     uprobes,
@@ -246,15 +248,17 @@ export function prepare(o: TraceOptions = {}): Prepared {
  * fuse_request_sent gives way to the daemon's.
  * @throws {UsageError} when a needed source was left out or is not available
  */
-function pluginSources(
+function withPluginSources(
   plugins: readonly ProbePlugin[],
   chosen: ChosenSources,
   auto: boolean,
   caps: Capabilities,
 ): ChosenSources {
   const out = { ...chosen };
+  const symbols = symbolsByName(kprobeSymbols(caps));
+  const facts = { kernelFunction: (name: string) => symbols.has(name) };
   for (const p of plugins) {
-    for (const s of p.sources ?? []) {
+    for (const s of pluginSources(p, facts)) {
       if (out[s]) continue;
       if (!auto) {
         throw new UsageError(`Plugin "${p.name}" needs the ${s} source: add --source ${s}`);
@@ -266,6 +270,14 @@ function pluginSources(
     }
   }
   return out;
+}
+
+/**
+ * The kernel functions plugins may probe here: kprobes attach, and BTF types their arguments
+ * (none otherwise).
+ */
+function kprobeSymbols(caps: Capabilities): readonly string[] {
+  return caps.kprobes && caps.btf ? caps.functions : [];
 }
 
 /** compose(), its errors (two selected plugins claiming one opcode, …) as usage errors. */

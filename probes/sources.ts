@@ -75,6 +75,19 @@ export function unavailable(
 }
 
 /**
+ * Kernel function names → their symbols on this kernel, clones (`.isra.N`, `.constprop.N`)
+ * included: the plain name where it exists, else the first clone.
+ */
+export function symbolsByName(symbols: readonly string[]): Map<string, string> {
+  const bySymbol = new Map<string, string>();
+  for (const s of symbols) {
+    const base = s.replace(/(\.(isra|constprop)\.\d+)+$/, "");
+    if (!bySymbol.has(base) || s === base) bySymbol.set(base, s);
+  }
+  return bySymbol;
+}
+
+/**
  * Resolves the chosen sources against a machine.
  * @throws {UsageError} when a requested source is unavailable, or none is
  */
@@ -136,11 +149,7 @@ export function resolveKernelFunctions(
   plugins: readonly ProbePlugin[],
   symbols: readonly string[],
 ): ResolvedFunctions {
-  const bySymbol = new Map<string, string>();
-  for (const s of symbols) {
-    const base = s.replace(/(\.(isra|constprop)\.\d+)+$/, "");
-    if (!bySymbol.has(base) || s === base) bySymbol.set(base, s);
-  }
+  const bySymbol = symbolsByName(symbols);
   const found: KernelFunction[] = [];
   const missing: string[] = [];
   for (const p of plugins) {

@@ -91,6 +91,16 @@ const variants: Record<string, Omit<ComposeOptions, "version">> = {
     requestKey: "pointer",
     daemons: [{ pid: 4242, connection: 45 }],
   },
+  // negative from the kernel (kprobes on fuse_lookup_name), filtered, without fuse tracepoints.
+  "negative-kprobe": {
+    plugins: [lookup, negative],
+    known: builtinPlugins,
+    request: false,
+    kernelFunctions: FUNCS,
+    kprobeSymbols: ["fuse_lookup_name", "fuse_lookup"],
+    connections: [45],
+    comm: "python3",
+  },
   // Linux 7.x: queue / served split at fuse:fuse_request_sent (also for io_uring daemons).
   sent: { plugins: builtinPlugins, sentSplit: true },
   "daemon-only": {

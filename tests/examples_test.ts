@@ -31,19 +31,21 @@ Deno.test("examples/custom_plugin.ts composes a script-defined plugin with built
   });
 });
 
-Deno.test("a script outside the repository imports mod.ts by path and traces with it", async () => {
+Deno.test("a script outside the repository imports mod.ts and a plugin file by path, traces with them", async () => {
   await withSquashfs({ dirs: 1, subdirs: 1, filesPerDir: 3 }, async (m) => {
     const dir = Deno.makeTempDirSync({ prefix: "fusetrace-user-script-" }); // no deno.json here
     Deno.writeTextFileSync(
       `${dir}/my.ts`,
       `import { findRow, traceDuring, writeCsv, readCsv } from "${root}mod.ts";\n` +
-        `const { report } = await traceDuring({ mounts: ["${m.mountPoint}"] }, async () => {\n` +
+        `import readers from "${root}examples/plugins/readers.ts";\n` +
+        `const { report } = await traceDuring({ mounts: ["${m.mountPoint}"], plugins: ["lookup", readers] }, async () => {\n` +
         `  for (const f of ${
           JSON.stringify(m.layout.files)
-        }) await Deno.stat("${m.mountPoint}/" + f);\n` +
+        }) await Deno.readFile("${m.mountPoint}/" + f);\n` +
         `});\n` +
         `const back = readCsv(writeCsv(report), "x.csv");\n` +
-        `console.log(findRow(back, { operation: "LOOKUP" })?.count);\n`,
+        `const reads = report.sections.readers.byCommand.reduce((n, c) => n + c.reads, 0);\n` +
+        `console.log(findRow(back, { operation: "LOOKUP" })?.count, reads);\n`,
     );
     const o = await new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", `${dir}/my.ts`],
@@ -53,7 +55,11 @@ Deno.test("a script outside the repository imports mod.ts by path and traces wit
     }).output();
     const err = new TextDecoder().decode(o.stderr);
     assertEquals(o.code, 0, err);
-    assertEquals(new TextDecoder().decode(o.stdout).trim(), "5", "pkg0, lib0 and 3 files");
+    assertEquals(
+      new TextDecoder().decode(o.stdout).trim(),
+      "5 3",
+      "LOOKUP: pkg0, lib0 and 3 files; READ: 3 files, counted by the plugin's own probe",
+    );
     Deno.removeSync(dir, { recursive: true });
   });
 });

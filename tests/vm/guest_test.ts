@@ -14,7 +14,8 @@ import {
   versionAtLeast,
 } from "../../probes/capabilities.ts";
 import { prepare, prepareCount, type Prepared, run } from "../../mod.ts";
-import { sourcesLabel } from "../../probes/sources.ts";
+import { sourcesLabel, unavailable } from "../../probes/sources.ts";
+import type { NegativeSection, RequestersSection, SizesSection } from "../../plugins/mod.ts";
 import { mountTestFs, type TestFs } from "../../testfs/fs.ts";
 import type { TestFsOptions } from "../../testfs/fs.ts";
 import { totalCount } from "../../probes/hist.ts";
@@ -399,6 +400,62 @@ Deno.test({
         assertEquals(totalCount(row.buckets) + row.inFlight, row.count, `${row.operation} timed`);
       }
       assert(formatSideBySide(r).includes("fuse_open"), "side by side");
+    });
+  },
+});
+
+/** Runs a command to its end (async: testfs serves on this thread); its pid. */
+async function runAs(cmd: string, args: string[]): Promise<number> {
+  const child = new Deno.Command(cmd, { args, stdout: "null", stderr: "null" }).spawn();
+  await child.status;
+  return child.pid;
+}
+
+Deno.test({
+  name: "guest: the analyses: negative names (kernel's side), requesters and sizes (requests)",
+  ignore: !guest,
+  async fn() {
+    const request = !unavailable("request", caps!);
+    await withTestFs({ ...SHAPE, files: 12 }, async (fs) => {
+      const mnt = fs.mountPoint;
+      const dir = fs.tree.dirs.find((d) => d.includes("/"))!;
+      const size = (f: string) =>
+        fs.tree.nodes[f.split("/").reduce((i, n) => fs.tree.nodes[i]!.children.get(n)!, 1)]!.size;
+      const files = fs.tree.files.filter((f) => size(f) <= 65536).slice(0, 3); // one READ each
+      // negative from the kernel (kprobes on fuse_lookup_name): no daemon source, no --daemon-pid.
+      const p = prepare({
+        mounts: [mnt],
+        plugins: ["lookup", "negative", ...(request ? ["read", "requesters", "sizes"] : [])],
+      });
+      assert(!p.sources.daemon, "negative takes the kernel's side where kprobes attach");
+      let asker = 0;
+      const r = await traced(fs, p, async () => {
+        await runAs("stat", ["-f", mnt]); // the daemon thread blocked in read() at attach
+        asker = await runAs("stat", [`${mnt}/nope`, `${mnt}/nope`, `${mnt}/${dir}/x.py`]);
+        if (request) await runAs("cat", files.map((f) => `${mnt}/${f}`));
+      });
+      const s = r.sections!.negative as NegativeSection;
+      const comm = "stat";
+      assertEquals(
+        s.names.map((n) => [n.parent, n.name, n.kind, n.count, n.requesters]),
+        [
+          ["", "nope", "ENOENT", 2, [{ pid: asker, comm, count: 2 }]],
+          [dir, "x.py", "ENOENT", 1, [{ pid: asker, comm, count: 1 }]],
+        ],
+      );
+      let more = "";
+      if (request) {
+        const q = r.sections!.requesters as RequestersSection;
+        const a = q.processes.find((x) => x.pid === asker)!;
+        assertEquals([a.comm, a.errors], ["stat", 3]);
+        const z = r.sections!.sizes as SizesSection;
+        assertEquals(
+          z.histograms.map((h) => [h.operation, h.count, h.bytes]),
+          [["READ", files.length, files.reduce((n, f) => n + size(f), 0)]],
+        );
+        more = ", requesters, sizes exact";
+      }
+      note("analyses", `negative names exact (kprobes)${more}`);
     });
   },
 });

@@ -114,6 +114,7 @@ const COLUMNS: [string, string][] = [
   ["goldens", "golden programs"],
   ["io_uring", "FUSE over io_uring"],
   ["python", "Python start-up"],
+  ["analyses", "analyses"],
 ];
 
 function table(outcomes: Outcome[]): string {
