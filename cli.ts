@@ -78,13 +78,58 @@ function stamp(): string {
 const program = new Command()
   .name("fusetrace")
   .description("Latency and counters of FUSE filesystems (CernVM-FS first), with bpftrace")
-  .version(VERSION)
+  .option("-V, --version", "print the versions of fusetrace, Deno and bpftrace")
+  .addHelpText(
+    "after",
+    `
+Examples:
+  fusetrace demo                                  trace testfs twice and diff the runs
+  fusetrace trace -m /cvmfs/sft.cern.ch -- python3 -c "import numpy"
+  fusetrace diff before.csv after.csv
+  fusetrace doctor                                what can this machine trace?
+  fusetrace COMMAND --help                        a command's options, with examples`,
+  )
   .exitOverride()
   .configureOutput({ writeErr: () => {} });
+
+/** Examples after a command's options in its --help (and in the man page). */
+function examples(...lines: string[]): string {
+  return `\nExamples:\n${lines.map((l) => `  ${l}`).join("\n")}`;
+}
+
+/** A command's help as --help prints it, examples included. */
+function fullHelp(
+  c: { configureOutput(o: { writeOut(s: string): void }): unknown; outputHelp(): void },
+): string {
+  let out = "";
+  c.configureOutput({ writeOut: (s) => (out += s) });
+  c.outputHelp();
+  return out;
+}
+
+/** `fusetrace 0.1.0 (deno 2.x, bpftrace 0.17.0)`. */
+async function versions(): Promise<string> {
+  let bpftrace = "not found";
+  try {
+    const { bpftraceVersion, findBpftrace } = await import("./mod.ts");
+    bpftrace = bpftraceVersion(findBpftrace()).join(".");
+  } catch { /* not installed, or too old: said as not found */ }
+  return `fusetrace ${VERSION} (deno ${Deno.version.deno}, bpftrace ${bpftrace})`;
+}
 
 program.command("trace")
   .description(
     "Trace FUSE requests until Ctrl-C (or --duration, or the end of COMMAND), then report per operation",
+  )
+  .addHelpText(
+    "after",
+    examples(
+      "fusetrace trace                                  # every FUSE mount, until Ctrl-C",
+      "fusetrace trace -m /cvmfs/sft.cern.ch -d 30s --csv",
+      "fusetrace trace -m /cvmfs/sft.cern.ch --plugins lookup,negative,requesters,sizes -- python3 -c 'import numpy'",
+      "fusetrace trace --plugin-file my_plugin.ts --json report.json",
+      "fusetrace trace --ebpf --plugins lookup          # the composed bpftrace program",
+    ),
   )
   .argument("[command...]", "run this command once the probes are attached; stop when it exits")
   .option(
@@ -134,6 +179,7 @@ program.command("trace")
     [] as string[],
   )
   .option("--print-program", "print the composed bpftrace program and exit")
+  .option("--ebpf", "the same as --print-program (the BCC tools' name)")
   .option("--map-keys <n>", "maximum keys per bpftrace map (default: sized to the trace)")
   .action(async (command, o) => {
     if (command.length) requireExecutable(command[0]!);
@@ -143,6 +189,11 @@ program.command("trace")
       return;
     }
     const top = parsePositiveInt(o.top, "--top", 1_000_000);
+    if (o.format === "json" && o.interval !== undefined) {
+      throw new UsageError(
+        "--format json prints one report at the end; with --interval, write it with --json FILE",
+      );
+    }
     const durationMs = o.duration !== undefined ? parseDurationMs(o.duration) : undefined;
     const intervalMs = o.interval !== undefined
       ? parseDurationMs(o.interval, "interval")
@@ -207,7 +258,7 @@ program.command("trace")
         return d;
       }),
     });
-    if (o.printProgram) {
+    if (o.printProgram || o.ebpf) {
       console.log(p.composed.program);
       return;
     }
@@ -259,7 +310,8 @@ program.command("trace")
             }${command.length ? ` while running ${command.join(" ")}` : ""}... Hit Ctrl-C to end.`,
           );
         },
-        onSlow: (r) => console.log(formatSlow(r)),
+        // With the JSON report on stdout, slow requests go to stderr.
+        onSlow: (r) => (o.format === "json" ? console.error : console.log)(formatSlow(r)),
         onInterval: (r) => {
           console.log(`${o.timestamp ? `${stamp()}\n` : ""}${formatTable(r)}\n`);
         },
@@ -345,6 +397,14 @@ program.command("diff")
   .description(
     "Did it get better or worse? Compare runs: A B, or several of each: A1 A2 … -- B1 B2 … " +
       "(fusetrace CSV, or the original ADDR,FUNC,COUNT files)",
+  )
+  .addHelpText(
+    "after",
+    examples(
+      "fusetrace diff before.csv after.csv",
+      "fusetrace diff --fail-on regression a1.csv a2.csv a3.csv -- b1.csv b2.csv b3.csv",
+      "fusetrace diff --as old=cvmfs --as new=cvmfs old.json new.json",
+    ),
   )
   .argument("<runs...>", "the baseline run(s), then the new run(s) (after -- when several)")
   .option(
@@ -443,6 +503,10 @@ program.command("count")
     "Count calls of every fuse kernel function (kprobes), like fuse_calls_count; " +
       "without kprobes, FUSE requests per opcode",
   )
+  .addHelpText(
+    "after",
+    examples("fusetrace count -d 10s --csv", "fusetrace count -r 'fuse_(lookup|getattr)'"),
+  )
   .option("-r, --regex <re>", "only functions (or, without kprobes, opcodes) matching this")
   .option(
     "-m, --mount <path>",
@@ -513,6 +577,7 @@ program.command("count")
 
 program.command("doctor")
   .description("Check what this machine can trace; exit 0 when tracing is possible, 1 when not")
+  .addHelpText("after", examples("fusetrace doctor"))
   .action(async () => {
     const {
       detectCapabilities,
@@ -536,6 +601,10 @@ program.command("doctor")
 
 program.command("testfs")
   .description("Mount testfs, a FUSE filesystem with known latencies, until Ctrl-C/SIGTERM")
+  .addHelpText(
+    "after",
+    examples("fusetrace testfs /tmp/t --latency lookup=2ms,read=exp:5ms --negative-entries"),
+  )
   .argument("<mountpoint>", "an empty directory")
   .option("--depth <n>", "directory levels", "3")
   .option("--fanout <n>", "subdirectories per directory", "4")
@@ -596,6 +665,13 @@ program.command("testfs")
 
 program.command("bench")
   .description("Run workloads against a mount (default: a generated squashfuse tree), traced")
+  .addHelpText(
+    "after",
+    examples(
+      "fusetrace bench --overhead -r 5",
+      "fusetrace bench /cvmfs/sft.cern.ch -w walk,cold-read",
+    ),
+  )
   .argument("[mount]", "a FUSE mount (default: generate a squashfs image and mount it)")
   .option(
     "-w, --workload <list>",
@@ -661,11 +737,38 @@ program.command("demo")
   .description(
     "Trace a start-up-like workload on testfs twice (a slower LOOKUP the second time) and diff",
   )
+  .addHelpText("after", examples("fusetrace demo", "fusetrace demo --files 500 --csv /tmp/d"))
   .option("--files <n>", "files in the generated tree", "2000")
   .option("--csv <prefix>", "CSV files to write: PREFIX_1.csv, PREFIX_2.csv", "fusetrace_demo")
   .action(async (o) => {
     const { runDemo } = await import("./demo/demo.ts");
     await runDemo({ files: parsePositiveInt(o.files, "files"), csv: o.csv });
+  });
+
+program.command("install")
+  .description(
+    "Put `fusetrace` on the PATH (a launcher running this checkout with this Deno, no network) " +
+      "and its man page",
+  )
+  .option("--prefix <dir>", "install under DIR/bin, DIR/lib, DIR/share/man (default /usr/local)")
+  .addHelpText(
+    "after",
+    examples("fusetrace install", "deno run -A cli.ts install --prefix ~/.local"),
+  )
+  .action(async (o) => {
+    const { install, manPage } = await import("./util/install.ts");
+    const page = manPage(
+      fullHelp(program),
+      program.commands.map((c) => [c.name(), fullHelp(c)] as [string, string]),
+      new Date().toISOString().slice(0, 10),
+    );
+    const r = await install(page, o.prefix);
+    console.error(
+      `fusetrace installed: ${r.launcher} (runs ${new URL(".", import.meta.url).pathname}cli.ts ` +
+        `with ${r.deno}), man page ${r.man}${
+          r.onPath ? "" : `; ${r.launcher.replace(/\/fusetrace$/, "")} is not on PATH: add it`
+        }`,
+    );
   });
 
 let exitCode = 0;
@@ -678,6 +781,10 @@ export async function main(args: string[]): Promise<number> {
   if (!args.length) {
     console.error(program.helpInformation());
     return 2;
+  }
+  if (args.length === 1 && (args[0] === "--version" || args[0] === "-V")) {
+    console.log(await versions());
+    return 0;
   }
   try {
     await program.parseAsync(args, { from: "user" });

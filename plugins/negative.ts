@@ -12,8 +12,11 @@ export interface NegativeName {
   /** The directory's node id (FUSE_ROOT_ID is 1). */
   parentNode: number;
   name: string;
-  /** `ENOENT`: an error reply; `zero-nodeid`: an entry with node id 0 (CVMFS's cacheable kind). */
-  kind: "ENOENT" | "zero-nodeid";
+  /**
+   * `ENOENT`: an error reply; `zero-nodeid`: an entry with node id 0 (CVMFS's cacheable kind);
+   * `negative`: seen from the kernel, which keeps no trace of which of the two the daemon sent.
+   */
+  kind: "ENOENT" | "zero-nodeid" | "negative";
   count: number;
   /** The processes that asked (pid from the request header; command name as sent, or `?`). */
   requesters: { pid: number; comm: string; count: number }[];
@@ -36,14 +39,14 @@ const ROOT = 1;
 /** Name bytes kept (longer names are cut). */
 const NAME_MAX = 64;
 /** The kernel function every LOOKUP is sent from. */
-const KERNEL_LOOKUP = "fuse_lookup_name";
+const KERNEL_LOOKUP = "fuse_lookup";
 
 /**
- * Names of negative lookups. Where kprobes attach (with BTF), from the kernel: fuse_lookup_name()
- * gets the directory's node id and the name, and returns -ENOENT or a fuse_entry_out with node id
- * 0. Elsewhere from the daemon's side: the name follows the 40-byte fuse_in_header of a LOOKUP the
- * daemon reads; its reply is an ENOENT error or a fuse_entry_out with node id 0. Successful
- * lookups of directories give the parents' paths.
+ * Names of negative lookups. Where kprobes attach (with BTF), from the kernel: fuse_lookup() gets
+ * the directory's dentry and the name's, and leaves the name without an inode. Elsewhere from the
+ * daemon's side: the name follows the 40-byte fuse_in_header of a LOOKUP the daemon reads; its
+ * reply is an ENOENT error or a fuse_entry_out with node id 0. Successful lookups of directories
+ * give the parents' paths.
  */
 const plugin: ProbePlugin<NegativeSection> = definePlugin<NegativeSection>({
   name: "negative",
@@ -97,19 +100,37 @@ const plugin: ProbePlugin<NegativeSection> = definePlugin<NegativeSection>({
     ];
     const kernel = b.kernelProbe(KERNEL_LOOKUP);
     if (kernel) {
-      // fuse_lookup_name(sb, nodeid, const struct qstr *name, struct fuse_entry_out *outarg, …)
+      // fuse_lookup(struct inode *dir, struct dentry *entry, unsigned int flags): the callback
+      // every LOOKUP of a name not in the dentry cache comes from (fuse_lookup_name may be
+      // inlined into it). Directories are told by dentry, the mount's root as 1.
+      const e = b.local("e"), p = b.local("p");
+      const nodeOf = (d: string) =>
+        `(${d} == (uint64)((struct dentry *)${d})->d_sb->s_root ? 1 : ${d})`;
       b.probe(kernel[0], [
-        `${c} = (uint64)((struct super_block *)arg0)->s_dev;`,
+        `${e} = (struct dentry *)arg1;`,
+        `${c} = (uint64)${e}->d_sb->s_dev;`,
         `if (${b.filter(c)}) {`,
-        `  ${pending}[tid] = (${c}, arg1, pid, arg3);`,
-        `  ${name}[tid] = ${b.kernelString(b.kernel("u64", "arg2 + 8"), NAME_MAX)};`,
+        `  ${p} = (uint64)${e}->d_parent;`,
+        `  ${pending}[tid] = (${c}, ${nodeOf(p)}, pid, arg1);`,
+        `  ${name}[tid] = ${b.kernelString(`${e}->d_name.name`, NAME_MAX)};`,
         `  ${comms}[pid, comm] = count();`,
         `}`,
       ]);
-      b.probe(
-        kernel[1],
-        answer("tid", "(0 - (int64)retval)", `${t}.3`, (type, a) => b.kernel(type, a)),
-      );
+      // Returned NULL: the entry itself took the answer — no inode: negative (the kernel keeps
+      // no trace of whether the daemon said ENOENT or node id 0); a directory: a parent to name.
+      b.probe(kernel[1], [
+        `${t} = ${pending}[tid];`,
+        `if (${t}.0 != 0 && retval == 0) {`,
+        `  ${e} = (struct dentry *)${t}.3;`,
+        `  if (${e}->d_inode == 0) {`,
+        `    ${names}[${t}.0, ${t}.1, ${t}.2, 1, ${name}[tid]] = count();`,
+        `  } else if ((${e}->d_inode->i_mode & 0xf000) == 0x4000) {`,
+        `    ${dirs}[${t}.0, ${t}.3, ${t}.1, ${name}[tid]] = count();`,
+        `  }`,
+        `}`,
+        `delete(${pending}[tid]);`,
+        `delete(${name}[tid]);`,
+      ]);
       return;
     }
     b.at("daemon.request", [
@@ -140,7 +161,7 @@ const plugin: ProbePlugin<NegativeSection> = definePlugin<NegativeSection>({
       return parts.reverse().join("/");
     };
     const grouped = new Map<string, NegativeName>();
-    let enoent = 0, zero = 0;
+    let enoent = 0, zero = 0, total = 0;
     for (const e of maps.get("names") ?? [] as readonly MapEntry[]) {
       const [c = "0", parent = "0", pid = "0", kind = "0", name = ""] = e.key;
       const entry: Omit<NegativeName, "count" | "requesters"> = {
@@ -148,10 +169,11 @@ const plugin: ProbePlugin<NegativeSection> = definePlugin<NegativeSection>({
         parent: pathOf(c, Number(parent)),
         parentNode: Number(parent),
         name,
-        kind: kind === "2" ? "ENOENT" : "zero-nodeid",
+        kind: kind === "2" ? "ENOENT" : kind === "0" ? "zero-nodeid" : "negative",
       };
       if (entry.kind === "ENOENT") enoent += e.value;
-      else zero += e.value;
+      else if (entry.kind === "zero-nodeid") zero += e.value;
+      total += e.value;
       const k = JSON.stringify([c, parent, name, kind]);
       const g = grouped.get(k) ?? { ...entry, count: 0, requesters: [] };
       g.count += e.value;
@@ -165,7 +187,7 @@ const plugin: ProbePlugin<NegativeSection> = definePlugin<NegativeSection>({
       (a.parent ?? "").localeCompare(b.parent ?? "") || a.name.localeCompare(b.name)
     );
     return {
-      total: enoent + zero,
+      total,
       enoent,
       zeroNodeid: zero,
       distinct: all.length,
@@ -173,9 +195,10 @@ const plugin: ProbePlugin<NegativeSection> = definePlugin<NegativeSection>({
     };
   },
   render(s, o) {
-    const head =
-      `Negative lookups: ${s.total} (ENOENT ${s.enoent}, zero-nodeid ${s.zeroNodeid}), ` +
-      `${s.distinct} distinct names`;
+    const kinds = s.total > s.enoent + s.zeroNodeid
+      ? "seen by the kernel, which does not tell ENOENT from node id 0"
+      : `ENOENT ${s.enoent}, zero-nodeid ${s.zeroNodeid}`;
+    const head = `Negative lookups: ${s.total} (${kinds}), ${s.distinct} distinct names`;
     if (!s.names.length) return head;
     const shown = s.names.slice(0, o.top);
     const rows = shown.map((n) => [

@@ -64,6 +64,7 @@ Deno.test("bad input: one line, exit 2", async () => {
       [["--json", "/tmp"], /Cannot write --json "\/tmp": not a regular file/],
       [["--top", "0"], /Invalid --top "0"/],
       [["--format", "xml"], /argument 'xml' is invalid/],
+      [["--format", "json", "-i", "1s"], /--format json prints one report at the end/],
       [
         ["--plugins", "negative", "--source", "request"],
         /Plugin "negative" needs the daemon source: add --source daemon/,

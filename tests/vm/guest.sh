@@ -8,5 +8,7 @@ export FUSETRACE_GUEST="$(cat /payload/guest)"
 [ -d /payload/uring ] && export FUSETRACE_STUB_DIR=/payload/uring
 for m in $(cat /payload/modules); do modprobe "$m" 2>/dev/null; done
 echo "fusetrace-guest: $FUSETRACE_GUEST $(uname -r) $(bpftrace --version)"
-deno test -A --no-check --cached-only tests/vm/guest_test.ts 2>&1 | tee /payload/out/test.log
+FILTER="$(cat /payload/filter 2>/dev/null)"
+deno test -A --no-check --cached-only ${FILTER:+--filter "$FILTER"} tests/vm/guest_test.ts 2>&1 |
+  tee /payload/out/test.log
 echo "fusetrace-guest: done"

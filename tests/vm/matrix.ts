@@ -38,9 +38,13 @@ async function stage(g: Guest): Promise<string> {
   await sh("cp", ["-a", info.denoDir, `${dir}/deno-dir`]);
   Deno.copyFileSync(`${ROOT}tests/vm/guest.sh`, `${dir}/run.sh`);
   Deno.writeTextFileSync(`${dir}/guest`, g.name);
+  Deno.writeTextFileSync(`${dir}/filter`, filter);
   Deno.writeTextFileSync(`${dir}/modules`, g.modules.join(" "));
   return dir;
 }
+
+/** Only the guest tests whose name holds this (`--filter`). */
+let filter = "";
 
 /** One guest's outcome. */
 interface Outcome {
@@ -135,7 +139,11 @@ function table(outcomes: Outcome[]): string {
 if (import.meta.main) {
   const args = [...Deno.args];
   const ti = args.indexOf("--timeout");
-  const timeoutS = ti >= 0 ? Number(args.splice(ti, 2)[1]) : 600;
+  // Nine minutes was the longest guest seen (Debian 12, three guests on two cores): room for it.
+  const timeoutS = ti >= 0 ? Number(args.splice(ti, 2)[1]) : 900;
+  // --filter TEXT: only the guest tests whose name holds TEXT (deno test --filter), to iterate.
+  const fi = args.indexOf("--filter");
+  filter = fi >= 0 ? args.splice(fi, 2)[1] ?? "" : "";
   const names = args.length ? args : GUESTS.map((g) => g.name);
   const unknown = names.filter((n) => !GUESTS.some((g) => g.name === n));
   if (unknown.length || !(timeoutS > 0)) {
