@@ -9,8 +9,11 @@ export interface NegativeName {
    * tracing; `…/` starts a path whose upper part was looked up before; null when unknown.
    */
   parent: string | null;
-  /** The directory's node id (FUSE_ROOT_ID is 1). */
-  parentNode: number;
+  /**
+   * The directory: its node id (FUSE_ROOT_ID is 1), or from the kernel its dentry's address; as
+   * printed (a kernel address does not fit a JS number).
+   */
+  parentNode: string;
   name: string;
   /**
    * `ENOENT`: an error reply; `zero-nodeid`: an entry with node id 0 (CVMFS's cacheable kind);
@@ -35,7 +38,7 @@ export interface NegativeSection {
 
 /** LOOKUP opcode; FUSE_ROOT_ID. */
 const LOOKUP = 1;
-const ROOT = 1;
+const ROOT = "1";
 /** Name bytes kept (longer names are cut). */
 const NAME_MAX = 64;
 /** The kernel function every LOOKUP is sent from. */
@@ -143,14 +146,14 @@ const plugin: ProbePlugin<NegativeSection> = definePlugin<NegativeSection>({
     b.at("request.send", [`${comms}[pid, comm] = count();`], { opcodes: [LOOKUP] });
   },
   parse(maps, ctx) {
-    const dirs = new Map<string, { parent: number; name: string }>();
+    const dirs = new Map<string, { parent: string; name: string }>();
     for (const e of maps.get("dirs") ?? []) {
-      const [c, node, parent, name] = e.key;
-      dirs.set(`${c}:${node}`, { parent: Number(parent), name: name ?? "" });
+      const [c, node, parent = "", name = ""] = e.key;
+      dirs.set(`${c}:${node}`, { parent, name });
     }
     const comms = new Map<number, string>();
     for (const e of maps.get("comms") ?? []) comms.set(Number(e.key[0]), e.key[1] ?? "?");
-    const pathOf = (c: string, node: number): string | null => {
+    const pathOf = (c: string, node: string): string | null => {
       const parts: string[] = [];
       for (let n = node, i = 0; n !== ROOT; i++) {
         const d = dirs.get(`${c}:${n}`);
@@ -166,8 +169,8 @@ const plugin: ProbePlugin<NegativeSection> = definePlugin<NegativeSection>({
       const [c = "0", parent = "0", pid = "0", kind = "0", name = ""] = e.key;
       const entry: Omit<NegativeName, "count" | "requesters"> = {
         mount: ctx.mountOf(Number(c)),
-        parent: pathOf(c, Number(parent)),
-        parentNode: Number(parent),
+        parent: pathOf(c, parent),
+        parentNode: parent,
         name,
         kind: kind === "2" ? "ENOENT" : kind === "0" ? "zero-nodeid" : "negative",
       };

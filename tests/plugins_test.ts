@@ -145,12 +145,24 @@ Deno.test("sections: negative names with parent paths and requesters, top N", ()
   assertEquals(s.names[0], {
     mount: "/cvmfs/sft.cern.ch",
     parent: "lib/python3.11",
-    parentNode: 9,
+    parentNode: "9",
     name: "json.cpython-311-x86_64-linux-gnu.so",
     kind: "zero-nodeid",
     count: 5,
     requesters: [{ pid: 100, comm: "python3", count: 3 }, { pid: 101, comm: "pip", count: 2 }],
   });
+  // From the kernel, directories are dentry addresses: beyond 2^53, kept exact.
+  const k = decodeAnalyses([{
+    type: "map",
+    data: {
+      "@negative__dirs": { "42,18446619390230741504,1,lib": 1 },
+      "@negative__names": { "42,18446619390230741504,100,1,x.py": 2 },
+    },
+  }]).sections!.negative as NegativeSection;
+  assertEquals(k.names.map((n) => [n.parent, n.name, n.kind, n.count]), [
+    ["lib", "x.py", "negative", 2],
+  ]);
+  assertEquals([k.total, k.enoent, k.zeroNodeid], [2, 0, 0]);
   // A name with a comma, in the root; then a directory looked up before tracing.
   const all = decodeAnalyses([{
     type: "map",
