@@ -144,3 +144,44 @@ Deno.test("--list-plugins and --print-program", async () => {
   assert(p.stdout.includes("interval:ms:5000 { exit(); }"));
   assert(p.stdout.includes("$m = (uint64)0x2;"), "LOOKUP only");
 });
+
+Deno.test("--version names fusetrace, Deno and bpftrace; every command's help has examples; --ebpf", async () => {
+  const v = await runCli(["--version"]);
+  assertEquals(v.code, 0, v.stderr);
+  assertMatch(
+    v.stdout,
+    /^fusetrace \d+\.\d+\.\d+ \(deno \d+\.\d+\.\d+, bpftrace (\d+\.\d+\.\d+|not found)\)\n$/,
+  );
+  for (const c of ["trace", "diff", "count", "doctor", "testfs", "bench", "demo", "install"]) {
+    const h = await runCli([c, "--help"]);
+    assertEquals(h.code, 0, h.stderr);
+    assertMatch(h.stdout, new RegExp(`^Usage: fusetrace ${c}`));
+    assertMatch(h.stdout, /\nExamples:\n  fusetrace /, `${c} --help has examples`);
+  }
+  const a = await runCli(["trace", "--ebpf", "--plugins", "lookup", "-d", "5s"]);
+  const b = await runCli(["trace", "--print-program", "--plugins", "lookup", "-d", "5s"]);
+  const own = (p: string) => p.replace(/tid == \d+/, "tid == PID"); // each run's own pid
+  assertEquals([a.code, own(a.stdout)], [0, own(b.stdout)], "--ebpf is --print-program");
+});
+
+Deno.test("install: a launcher that runs from any directory, and a man page from the help", async () => {
+  const prefix = Deno.makeTempDirSync({ prefix: "fusetrace-prefix-" });
+  try {
+    const r = await runCli(["install", "--prefix", prefix]);
+    assertEquals(r.code, 0, r.stderr);
+    assertMatch(r.stderr, new RegExp(`fusetrace installed: ${prefix}/bin/fusetrace`));
+    const o = await new Deno.Command(`${prefix}/bin/fusetrace`, {
+      args: ["trace", "--list-plugins"],
+      cwd: "/",
+      stdout: "piped",
+    }).output();
+    assert(o.success);
+    assertMatch(new TextDecoder().decode(o.stdout), /^negative\s+analysis/m);
+    const page = Deno.readTextFileSync(`${prefix}/share/man/man1/fusetrace.1`);
+    assertMatch(page, /^\.TH FUSETRACE 1 /);
+    assertMatch(page, /^\.SS trace$/m);
+    assertMatch(page, /^  fusetrace trace --ebpf --plugins lookup/m);
+  } finally {
+    Deno.removeSync(prefix, { recursive: true });
+  }
+});

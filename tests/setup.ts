@@ -1,7 +1,8 @@
 /**
  * Run by `deno task test` before the suite: installs from the distribution what the live tests
  * need (bpftrace, FUSE tools, bindfs, a C compiler and libfuse's headers for the stand-in daemon),
- * saying so, as the demo does. Exits 2 with one line when they are missing and cannot be installed.
+ * saying so, as the demo does, and `fusetrace` on the PATH (the README's commands are tested as
+ * typed). Exits 2 with one line when they are missing and cannot be installed.
  * @module
  */
 import { ensureTools } from "../demo/squashfs.ts";
@@ -24,6 +25,8 @@ export const TEST_TOOLS: Record<string, string> = {
 if (import.meta.main) {
   try {
     await ensureTools((s) => console.error(`test setup: ${s}`), TEST_TOOLS);
+    const { main } = await import("../cli.ts");
+    if (await main(["install"]) !== 0) Deno.exit(2);
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
     console.error(`test setup: ${e.message}`);

@@ -43,6 +43,16 @@ export function manPage(main: string, commands: [string, string][], date: string
   ].join("\n");
 }
 
+/** Same size and modification time (the copy keeps them): no need to copy again. */
+function sameFile(a: string, b: string): boolean {
+  try {
+    const [x, y] = [Deno.statSync(a), Deno.statSync(b)];
+    return x.size === y.size && (x.mtime?.getTime() ?? 0) <= (y.mtime?.getTime() ?? 0);
+  } catch {
+    return false;
+  }
+}
+
 /** Writes `text` to `path` through a temporary file beside it, with `mode`. */
 function writeReplacing(path: string, data: string | Uint8Array, mode: number): void {
   const tmp = `${path}.tmp-${Deno.pid}`;
@@ -67,7 +77,9 @@ export async function install(man: string, prefix?: string): Promise<Installed> 
     for (const d of [bin, lib, man1]) Deno.mkdirSync(d, { recursive: true });
     // The Deno running now, copied unless it is the copy: npx keeps its binary in a cache.
     const deno = `${lib}/deno`;
-    if (Deno.execPath() !== deno) writeReplacing(deno, Deno.readFileSync(Deno.execPath()), 0o755);
+    if (Deno.execPath() !== deno && !sameFile(Deno.execPath(), deno)) {
+      writeReplacing(deno, Deno.readFileSync(Deno.execPath()), 0o755);
+    }
     // Every module the command line loads, cached now: the launcher runs with --cached-only.
     const cache = await new Deno.Command(deno, {
       args: ["cache", "--config", `${root}/deno.json`, `${root}/cli.ts`],

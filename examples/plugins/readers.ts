@@ -2,7 +2,7 @@
  * A plugin file: READ requests by command name (a probe of its own, with a filter on a tracepoint
  * argument) and READ reply sizes per mount (a statement at the request source's end hook).
  *
- *   deno run -A cli.ts trace --plugin-file examples/plugins/readers.ts -- cat /cvmfs/…/file
+ *   fusetrace trace --plugin-file examples/plugins/readers.ts -- cat /cvmfs/…/file
  */
 import { definePlugin } from "../../mod.ts";
 
