@@ -218,16 +218,7 @@ export function compose(o: ComposeOptions): Composed {
   const everything = !!other && [...listed].every((op) => opcodePlugin.has(op));
   const contributions = new Contributions(dialect, { request, daemon: daemons.length > 0 }, {
     symbols: symbolsByName(o.kprobeSymbols ?? []),
-    filter: (conn) => {
-      const f = [
-        ...(o.connections?.length
-          ? [`(${o.connections.map((c) => `${conn} == ${c}`).join(" || ")})`]
-          : []),
-        ...(o.pid !== undefined ? [`pid == ${o.pid}`] : []),
-        ...(o.comm ? [`comm == ${JSON.stringify(o.comm)}`] : []),
-      ];
-      return f.length ? f.join(" && ") : "1";
-    },
+    filter: (conn) => [...mountConds(o, conn), ...whoConds(o)].join(" && ") || "1",
   });
   for (const p of o.plugins) contributions.run(p);
   const ctx: Ctx = {
@@ -382,6 +373,21 @@ class Contributions {
   }
 }
 
+/** The `--mount` filter on the connection `conn`, as conditions (none: every mount). */
+function mountConds(o: ComposeOptions, conn: string): string[] {
+  return o.connections?.length
+    ? [`(${o.connections.map((c) => `${conn} == ${c}`).join(" || ")})`]
+    : [];
+}
+
+/** The `--pid` and `--comm` filters on the current process, as conditions. */
+function whoConds(o: ComposeOptions): string[] {
+  return [
+    ...(o.pid !== undefined ? [`pid == ${o.pid}`] : []),
+    ...(o.comm ? [`comm == ${JSON.stringify(o.comm)}`] : []),
+  ];
+}
+
 /** What the probe writers share. */
 interface Ctx {
   o: ComposeOptions;
@@ -479,12 +485,7 @@ function requestProbes(ctx: Ctx): { send: string[]; end: string[] } {
   const { o, split, filtered } = ctx;
   const f = requestFields(ctx);
   const byUnique = o.requestKey !== "pointer";
-  const conds = [...ctx.opConds];
-  if (o.connections?.length) {
-    conds.push(`(${o.connections.map((c) => `$c == ${c}`).join(" || ")})`);
-  }
-  if (o.pid !== undefined) conds.push(`pid == ${o.pid}`);
-  if (o.comm) conds.push(`comm == ${JSON.stringify(o.comm)}`);
+  const conds = [...ctx.opConds, ...mountConds(o, "$c"), ...whoConds(o)];
   const send = [
     ...f.prelude,
     `$c = (uint64)${f.conn};`,
@@ -623,9 +624,7 @@ function daemonProbes(ctx: Ctx, daemons: readonly DaemonTarget[]): string[] {
         `${i ? "} else " : ""}if (pid == ${d.pid}) {\n  $c = (uint64)${d.connection};`
       ).join("\n") + "\n}").split("\n")
       : connectionOfFd(fd);
-  const selected = ctx.o.connections?.length
-    ? ` && (${ctx.o.connections.map((c) => `$c == ${c}`).join(" || ")})`
-    : "";
+  const selected = mountConds(ctx.o, "$c").map((c) => ` && ${c}`).join("");
   for (const m of [MAP.lat, MAP.stats, MAP.min, MAP.max, MAP.err, MAP.count, MAP.daemonMissed]) {
     ctx.used.add(m);
   }
@@ -766,9 +765,7 @@ function timedEntries(o: ComposeOptions): Timed[] {
 function timedProbes(ctx: Ctx, timed: Timed[]): string[] {
   const { o } = ctx;
   const out: string[] = [];
-  const who: string[] = [];
-  if (o.pid !== undefined) who.push(`pid == ${o.pid}`);
-  if (o.comm) who.push(`comm == ${JSON.stringify(o.comm)}`);
+  const who = whoConds(o);
   const whoPred = who.length ? ` /${who.join(" && ")}/` : "";
   // Daemon functions: only in the daemons' processes when they are known.
   const daemonPred = o.uprobePids?.length

@@ -56,7 +56,7 @@ export interface SpawnedTestFs {
 
 /**
  * Mounts testfs at `mountPoint` in a child process and waits until it is mounted.
- * @throws {Error} when it exits or does not mount within 20 s
+ * @throws {Error} when it exits or does not mount within a minute
  */
 export async function spawnTestFs(
   mountPoint: string,
@@ -71,13 +71,23 @@ export async function spawnTestFs(
   const status = child.status;
   let exited = false;
   status.then(() => (exited = true));
-  const wait = waitForMount(mountPoint, before, 20_000);
-  await Promise.race([
-    wait,
-    status.then((s) => {
-      if (!exited || s) throw new Error(`testfs exited with status ${s.code} before mounting`);
-    }),
-  ]);
+  // A minute: Deno starting under emulation, three guests on two cores, took over 20 s.
+  const wait = waitForMount(mountPoint, before, 60_000);
+  try {
+    await Promise.race([
+      wait,
+      status.then((s) => {
+        if (!exited || s) throw new Error(`testfs exited with status ${s.code} before mounting`);
+      }),
+    ]);
+  } catch (e) {
+    // Not mounted in time: a child that mounts later would be left behind.
+    try {
+      child.kill("SIGTERM");
+    } catch { /* already exited */ }
+    await status;
+    throw e;
+  }
   let closing: Promise<Deno.CommandStatus> | undefined;
   return {
     mountPoint,

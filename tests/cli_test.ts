@@ -156,7 +156,7 @@ Deno.test("--version names fusetrace, Deno and bpftrace; every command's help ha
     const h = await runCli([c, "--help"]);
     assertEquals(h.code, 0, h.stderr);
     assertMatch(h.stdout, new RegExp(`^Usage: fusetrace ${c}`));
-    assertMatch(h.stdout, /\nExamples:\n  fusetrace /, `${c} --help has examples`);
+    assertMatch(h.stdout, /\nExamples:\n {2}fusetrace /, `${c} --help has examples`);
   }
   const a = await runCli(["trace", "--ebpf", "--plugins", "lookup", "-d", "5s"]);
   const b = await runCli(["trace", "--print-program", "--plugins", "lookup", "-d", "5s"]);
@@ -180,7 +180,7 @@ Deno.test("install: a launcher that runs from any directory, and a man page from
     const page = Deno.readTextFileSync(`${prefix}/share/man/man1/fusetrace.1`);
     assertMatch(page, /^\.TH FUSETRACE 1 /);
     assertMatch(page, /^\.SS trace$/m);
-    assertMatch(page, /^  fusetrace trace --ebpf --plugins lookup/m);
+    assertMatch(page, /^ {2}fusetrace trace --ebpf --plugins lookup/m);
   } finally {
     Deno.removeSync(prefix, { recursive: true });
   }

@@ -153,6 +153,12 @@ Deno.test({
         assertEquals(r.code, 0, `${c.command}\n${r.stderr}`);
         assert((r.stdout + r.stderr).trim(), `${c.command}: no output`);
         ran.push(c.command);
+        if (c.command === "npx -y deno@2 task demo") {
+          // Where the user is, the demo's CSVs are, for the diff that follows.
+          for (const f of ["fusetrace_demo_1.csv", "fusetrace_demo_2.csv"]) {
+            Deno.copyFileSync(root + f, `${dir}/${f}`);
+          }
+        }
       }
       // The library snippet, as a script of the user's.
       const snippet = readmeScripts(README).find((s) => s.includes('from "./mod.ts"'))!;

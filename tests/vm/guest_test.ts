@@ -240,10 +240,8 @@ Deno.test({
     const csv = `${dir}/run.csv`;
     // testfs in a child here: the CLI traces, this process only drives the workload.
     const { spawnTestFs } = await import("../../testfs/spawn.ts");
-    const fs = await spawnTestFs(`${dir}/mnt`, SHAPE).catch(async () => {
-      Deno.mkdirSync(`${dir}/mnt`);
-      return await spawnTestFs(`${dir}/mnt`, SHAPE);
-    });
+    Deno.mkdirSync(`${dir}/mnt`);
+    const fs = await spawnTestFs(`${dir}/mnt`, SHAPE);
     try {
       const t = await spawnCli(["trace", "-m", fs.mountPoint, "--csv", csv]);
       await workload(fs.mountPoint);
