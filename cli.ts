@@ -5,34 +5,60 @@
  */
 import { Command, CommanderError, Option } from "npm:@commander-js/extra-typings@^14.0.0";
 import {
+  bpftraceVersion,
   builtinRegistry,
   checkComm,
   checkOutputPath,
   columns,
+  compareRuns,
   DAY_MS,
+  DEFAULT_THRESHOLDS,
   defaultCsvName,
+  detectCapabilities,
+  diagnoseMounts,
+  findBpftrace,
+  formatCounts,
+  formatDiagnosis,
+  formatDiffCsv,
+  formatDiffJson,
+  formatDiffTable,
   formatHistograms,
+  formatMissingBpftrace,
   formatSections,
   formatSideBySide,
   formatSlow,
   formatSplit,
   formatTable,
   formatTotals,
+  install,
+  legend,
+  loadPluginFile,
+  loadRun,
+  manPage,
   MAX_MAP_KEYS,
+  mountTestFs,
   onStopSignals,
+  OPCODES,
   parseDurationMs,
+  parseErrors,
+  parseLatency,
   parseList,
   parsePid,
   parsePositiveInt,
   type PluginRegistry,
   prepare,
+  prepareCount,
   type ProbePlugin,
+  relabelMounts,
   resolveMount,
+  rowLabel,
   run,
   sanitize,
+  servedBy,
   signalNumber,
   SOURCE_CHOICES,
   type SourceChoice,
+  topRows,
   UsageError,
   VERSION,
   writeCsv,
@@ -108,10 +134,9 @@ function fullHelp(
 }
 
 /** `fusetrace 0.1.0 (deno 2.x, bpftrace 0.17.0)`. */
-async function versions(): Promise<string> {
+function versions(): string {
   let bpftrace = "not found";
   try {
-    const { bpftraceVersion, findBpftrace } = await import("./mod.ts");
     bpftrace = bpftraceVersion(findBpftrace()).join(".");
   } catch { /* not installed, or too old: said as not found */ }
   return `fusetrace ${VERSION} (deno ${Deno.version.deno}, bpftrace ${bpftrace})`;
@@ -214,7 +239,6 @@ program.command("trace")
     // Presets limited to some mounts run in the processes seen serving them (evidence).
     let presetPids: number[] | undefined;
     if (o.daemon.length && o.mount.length && !daemonPids.length) {
-      const { servedBy, detectCapabilities, findBpftrace } = await import("./mod.ts");
       const bin = findBpftrace();
       const mounts = o.mount.map((m) => resolveMount(m));
       const served = await servedBy(bin, detectCapabilities(bin), mounts);
@@ -353,7 +377,6 @@ async function pluginRegistry(
 ): Promise<{ registry: PluginRegistry; fromFiles: ProbePlugin[] }> {
   const registry = builtinRegistry();
   const fromFiles: ProbePlugin[] = [];
-  const { loadPluginFile } = await import("./mod.ts");
   for (const f of files) {
     for (const plugin of await loadPluginFile(f)) {
       try {
@@ -436,10 +459,7 @@ program.command("diff")
   .option("--alpha <p>", "significance level over all rows", "0.01")
   .option("--count-abs <low,high>", "count thresholds of the original colours", "100,500")
   .option("--count-rel <low,high>", "relative count thresholds of the original colours, %", "10,25")
-  .action(async (runs, o) => {
-    const { compareRuns, DEFAULT_THRESHOLDS, legend, loadRun, relabelMounts, topRows } =
-      await import("./mod.ts");
-    const render = await import("./mod.ts");
+  .action((runs, o) => {
     const positive = (text: string, what: string, max = Infinity, zero = false) => {
       const n = Number(text.trim());
       if (!/^\d+(\.\d+)?$/.test(text.trim()) || !(n > 0 || (zero && n === 0)) || n > max) {
@@ -480,10 +500,10 @@ program.command("diff")
     if (top) rows = topRows(rows, top);
     const color = o.color === "always" ||
       (o.color === "auto" && Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR"));
-    if (o.format === "json") console.log(render.formatDiffJson(rows));
+    if (o.format === "json") console.log(formatDiffJson(rows));
     else if (o.format === "csv") {
-      Deno.stdout.writeSync(new TextEncoder().encode(render.formatDiffCsv(rows)));
-    } else console.log(render.formatDiffTable(rows, legend(t, [d.runsA, d.runsB]), color));
+      Deno.stdout.writeSync(new TextEncoder().encode(formatDiffCsv(rows)));
+    } else console.log(formatDiffTable(rows, legend(t, [d.runsA, d.runsB]), color));
     const hit = d.rows.filter((r) =>
       r.operation !== "TOTAL" &&
       (o.failOn === "change" ? r.verdict !== "same" : r.verdict === "regression")
@@ -491,7 +511,7 @@ program.command("diff")
     if (o.failOn && hit.length) {
       console.error(
         `fusetrace: ${o.failOn === "change" ? "changed" : "regression"}: ${
-          hit.map(render.rowLabel).join(", ")
+          hit.map(rowLabel).join(", ")
         }`,
       );
       exitCode = 1;
@@ -517,7 +537,6 @@ program.command("count")
   .option("-d, --duration <time>", "stop after this time (else Ctrl-C)")
   .option("--csv [file]", "write the counts as CSV (default fusetrace_YYYYmmdd-HHMMSS.csv)")
   .action(async (o) => {
-    const { formatCounts, OPCODES, prepareCount } = await import("./mod.ts");
     const durationMs = o.duration !== undefined ? parseDurationMs(o.duration) : undefined;
     const csv = o.csv === true ? defaultCsvName() : o.csv;
     if (csv !== undefined) checkOutputPath(csv, "--csv");
@@ -579,13 +598,6 @@ program.command("doctor")
   .description("Check what this machine can trace; exit 0 when tracing is possible, 1 when not")
   .addHelpText("after", examples("fusetrace doctor"))
   .action(async () => {
-    const {
-      detectCapabilities,
-      diagnoseMounts,
-      findBpftrace,
-      formatDiagnosis,
-      formatMissingBpftrace,
-    } = await import("./mod.ts");
     try {
       const bin = findBpftrace();
       const caps = detectCapabilities(bin);
@@ -619,7 +631,6 @@ program.command("testfs")
   .option("--single-thread", "serve one request at a time")
   .option("--negative-entries", "answer missing names with a node-id-0 entry (CVMFS), not ENOENT")
   .action(async (mnt, o) => {
-    const { mountTestFs, parseErrors, parseLatency } = await import("./mod.ts");
     const num = (v: string, what: string, int = true) => {
       const n = Number(v);
       if (!Number.isFinite(n) || n < 0 || (int && !Number.isInteger(n))) {
@@ -756,7 +767,6 @@ program.command("install")
     examples("fusetrace install", "deno run -A cli.ts install --prefix ~/.local"),
   )
   .action(async (o) => {
-    const { install, manPage } = await import("./util/install.ts");
     const page = manPage(
       fullHelp(program),
       program.commands.map((c) => [c.name(), fullHelp(c)] as [string, string]),
@@ -783,7 +793,7 @@ export async function main(args: string[]): Promise<number> {
     return 2;
   }
   if (args.length === 1 && (args[0] === "--version" || args[0] === "-V")) {
-    console.log(await versions());
+    console.log(versions());
     return 0;
   }
   try {

@@ -44,6 +44,7 @@ export * from "./reporters/diff_render.ts";
 export * from "./util/format.ts";
 export * from "./util/options.ts";
 export * from "./util/version.ts";
+export * from "./util/install.ts";
 export * from "./reporters/sections.ts";
 export * from "./reporters/json.ts";
 
