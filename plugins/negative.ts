@@ -59,7 +59,7 @@ const plugin: ProbePlugin<NegativeSection> = definePlugin<NegativeSection>({
   sources: (k) => k.kernelFunction(KERNEL_LOOKUP) ? [] : ["daemon"],
   byDefault: false,
   program(b) {
-    // Per request: (conn, parent node, requester pid[, fuse_entry_out address]), and the name.
+    // Per request: (conn, parent node, requester pid[, the entry's dentry]), and the name.
     const pending = b.map("pending", { temporary: true });
     const name = b.map("name", { temporary: true });
     // conn, parent node, requester pid, kind (errno 2, or 0: zero node id), name
@@ -69,38 +69,6 @@ const plugin: ProbePlugin<NegativeSection> = definePlugin<NegativeSection>({
     // pid, command name of LOOKUP requesters (kernel functions, or the request source)
     const comms = b.map("comms", { keys: 2 });
     const t = b.local("t"), node = b.local("node"), c = b.local("c"), kind = b.local("kind");
-    /**
-     * The answer to the request whose state is under `key`: `err` its errno, `entry` its
-     * fuse_entry_out's address (read with `read`). One statement per map, the name read from its
-     * map into the key: each key is built on the BPF stack, 512 bytes in all.
-     */
-    const answer = (
-      key: string,
-      err: string,
-      entry: string,
-      read: (type: "u32" | "u64", a: string) => string,
-    ) => [
-      `${t} = ${pending}[${key}];`,
-      `${kind} = 1;`,
-      `if (${t}.0 == 0) {`, // no state: its request began before tracing
-      `  ${kind} = 3;`,
-      `} else if (${err} == 2) {`,
-      `  ${kind} = 2;`,
-      `} else if (${err} == 0) {`,
-      `  ${node} = ${read("u64", entry)};`,
-      `  if (${node} == 0) {`,
-      `    ${kind} = 0;`,
-      // fuse_entry_out: attr at +40, its mode at +60
-      `  } else if ((${read("u32", `${entry} + 100`)} & 0xf000) == 0x4000) {`,
-      `    ${dirs}[${t}.0, ${node}, ${t}.1, ${name}[${key}]] = count();`,
-      `  }`,
-      `}`,
-      `if (${kind} == 0 || ${kind} == 2) {`,
-      `  ${names}[${t}.0, ${t}.1, ${t}.2, ${kind}, ${name}[${key}]] = count();`,
-      `}`,
-      `delete(${pending}[${key}]);`,
-      `delete(${name}[${key}]);`,
-    ];
     const kernel = b.kernelProbe(KERNEL_LOOKUP);
     if (kernel) {
       // fuse_lookup(struct inode *dir, struct dentry *entry, unsigned int flags): the callback
@@ -140,9 +108,31 @@ const plugin: ProbePlugin<NegativeSection> = definePlugin<NegativeSection>({
       `${pending}[$c, $u] = ($c, ${b.user("u64", "$p + 16")}, ${b.user("u32", "$p + 32")});`,
       `${name}[$c, $u] = ${b.userString("$p + 40", NAME_MAX)};`,
     ], { opcodes: [LOOKUP] });
-    b.at("daemon.reply", answer("$c, $u", "$err", "$body", (type, a) => b.user(type, a)), {
-      opcodes: [LOOKUP],
-    });
+    // The reply: an error, or a fuse_entry_out at $body (node id +0; attr at +40, its mode +60).
+    // One statement per map, the name read from its map into the key: each key is built on the
+    // BPF stack, 512 bytes in all.
+    const key = "$c, $u";
+    b.at("daemon.reply", [
+      `${t} = ${pending}[${key}];`,
+      `${kind} = 1;`,
+      `if (${t}.0 == 0) {`, // no state: its request began before tracing
+      `  ${kind} = 3;`,
+      `} else if ($err == 2) {`,
+      `  ${kind} = 2;`,
+      `} else if ($err == 0) {`,
+      `  ${node} = ${b.user("u64", "$body")};`,
+      `  if (${node} == 0) {`,
+      `    ${kind} = 0;`,
+      `  } else if ((${b.user("u32", "$body + 100")} & 0xf000) == 0x4000) {`,
+      `    ${dirs}[${t}.0, ${node}, ${t}.1, ${name}[${key}]] = count();`,
+      `  }`,
+      `}`,
+      `if (${kind} == 0 || ${kind} == 2) {`,
+      `  ${names}[${t}.0, ${t}.1, ${t}.2, ${kind}, ${name}[${key}]] = count();`,
+      `}`,
+      `delete(${pending}[${key}]);`,
+      `delete(${name}[${key}]);`,
+    ], { opcodes: [LOOKUP] });
     b.at("request.send", [`${comms}[pid, comm] = count();`], { opcodes: [LOOKUP] });
   },
   parse(maps, ctx) {
