@@ -89,7 +89,10 @@ const plugin: ProbePlugin<RequestersSection> = definePlugin<RequestersSection>({
 });
 export default plugin;
 
+/** cgroup id → path, as of the last walk of the hierarchy. */
 const cgroups = new Map<string, string>();
+/** When the hierarchy was last walked (ms): a cgroup made since is found by walking again. */
+let walked = -Infinity;
 
 /** Where the cgroup v2 hierarchy is mounted (/sys/fs/cgroup, or …/unified on hybrid systems). */
 function cgroup2Root(): string | undefined {
@@ -102,23 +105,29 @@ function cgroup2Root(): string | undefined {
   return undefined;
 }
 
+/** Records every cgroup v2 directory's id (its inode number) and path. */
+function walkCgroups(): void {
+  walked = Date.now();
+  const root = cgroup2Root();
+  if (!root) return;
+  const walk = (dir: string, rel: string, depth: number) => {
+    try {
+      cgroups.set(String(Deno.statSync(dir).ino), rel || "/");
+      if (depth > 8) return;
+      for (const e of Deno.readDirSync(dir)) {
+        if (e.isDirectory) walk(`${dir}/${e.name}`, `${rel}/${e.name}`, depth + 1);
+      }
+    } catch { /* gone, or not cgroup v2 */ }
+  };
+  walk(root, "", 0);
+}
+
 /**
  * The cgroup v2 directory whose inode number is `id` (what bpftrace's `cgroup` is), relative to
- * the hierarchy's root; `#id` when there is none.
+ * the hierarchy's root; `#id` when there is none. Unknown ids walk the hierarchy again, at most
+ * once a second (parsers run at every snapshot).
  */
 function cgroupPath(id: string): string {
-  const root = cgroups.size ? undefined : cgroup2Root();
-  if (root) {
-    const walk = (dir: string, rel: string, depth: number) => {
-      try {
-        cgroups.set(String(Deno.statSync(dir).ino), rel || "/");
-        if (depth > 8) return;
-        for (const e of Deno.readDirSync(dir)) {
-          if (e.isDirectory) walk(`${dir}/${e.name}`, `${rel}/${e.name}`, depth + 1);
-        }
-      } catch { /* gone, or not cgroup v2 */ }
-    };
-    walk(root, "", 0);
-  }
+  if (!cgroups.has(id) && Date.now() - walked > 1000) walkCgroups();
   return cgroups.get(id) ?? `#${id}`;
 }

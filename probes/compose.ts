@@ -247,7 +247,10 @@ export function compose(o: ComposeOptions): Composed {
     throw new TypeError("Nothing to trace: no selected plugin has a probe for the chosen sources");
   }
 
-  const reported = [...REPORTED_MAPS.filter((m) => ctx.used.has(m)), ...contributions.reported];
+  const reported = [
+    ...REPORTED_MAPS.filter((m) => ctx.used.has(m)),
+    ...contributions.maps.keys(),
+  ];
   if (o.intervalMs) {
     out.push(
       `interval:ms:${o.intervalMs}`,
@@ -304,7 +307,6 @@ class Contributions {
   readonly probes: string[] = [];
   /** bpftrace map name → what the decoder hands to the plugin's parser. */
   readonly maps = new Map<string, PluginMap>();
-  readonly reported: string[] = [];
   readonly temporary: string[] = [];
 
   constructor(
@@ -325,10 +327,7 @@ class Contributions {
         const m = pluginMapName(p.name, name);
         if (!this.maps.has(m) && !this.temporary.includes(m)) {
           if (mo.temporary) this.temporary.push(m);
-          else {
-            this.maps.set(m, { plugin: p.name, name, keys: mo.keys ?? 1 });
-            this.reported.push(m);
-          }
+          else this.maps.set(m, { plugin: p.name, name, keys: mo.keys ?? 1 });
         }
         return m;
       },
