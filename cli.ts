@@ -12,6 +12,7 @@ import {
   columns,
   compareRuns,
   DAY_MS,
+  DEFAULT_LISTEN,
   DEFAULT_THRESHOLDS,
   defaultCsvName,
   detectCapabilities,
@@ -43,8 +44,10 @@ import {
   parseErrors,
   parseLatency,
   parseList,
+  parseListen,
   parsePid,
   parsePositiveInt,
+  PER_OCTAVE,
   type PluginRegistry,
   prepare,
   prepareCount,
@@ -54,11 +57,13 @@ import {
   rowLabel,
   run,
   sanitize,
+  serve,
   servedBy,
   signalNumber,
   SOURCE_CHOICES,
   type SourceChoice,
   topRows,
+  type TraceOptions,
   UsageError,
   VERSION,
   writeCsv,
@@ -142,37 +147,154 @@ function versions(): string {
   return `fusetrace ${VERSION} (deno ${Deno.version.deno}, bpftrace ${bpftrace})`;
 }
 
-program.command("trace")
-  .description(
-    "Trace FUSE requests until Ctrl-C (or --duration, or the end of COMMAND), then report per operation",
-  )
-  .addHelpText(
-    "after",
-    examples(
-      "fusetrace trace                                  # every FUSE mount, until Ctrl-C",
-      "fusetrace trace -m /cvmfs/sft.cern.ch -d 30s --csv",
-      "fusetrace trace -m /cvmfs/sft.cern.ch --plugins lookup,negative,requesters,sizes -- python3 -c 'import numpy'",
-      "fusetrace trace --plugin-file my_plugin.ts --json report.json",
-      "fusetrace trace --ebpf --plugins lookup          # the composed bpftrace program",
-    ),
-  )
-  .argument("[command...]", "run this command once the probes are attached; stop when it exits")
-  .option(
-    "--plugins <list>",
-    "plugins to enable, comma-separated (default: every timing plugin; see --list-plugins)",
-  )
-  .option(
-    "--plugin-file <file>",
-    "load plugins from a TypeScript file and enable them (repeatable)",
-    collect,
-    [] as string[],
-  )
-  .option("--list-plugins", "list the plugins (with those of --plugin-file) and exit")
-  .option("--top <n>", "entries kept in each plugin section (negative, requesters, …)", "20")
-  .option("-m, --mount <path>", "only this FUSE mount (repeatable)", collect, [] as string[])
-  .option("-p, --pid <pid>", "only requests of this process")
-  .option("--comm <name>", "only requests of processes with this command name")
-  .option("-s, --source <list>", `sources: ${SOURCE_CHOICES.join(", ")} (comma-separated)`, "auto")
+/** The options of `trace` and `serve` that say what to trace. */
+interface TraceFlags {
+  plugins?: string;
+  pluginFile: string[];
+  listPlugins?: true;
+  top: string;
+  mount: string[];
+  pid?: string;
+  comm?: string;
+  source: string;
+  daemonPid: string[];
+  uprobe: string[];
+  daemon: string[];
+  mapKeys?: string;
+}
+
+/** Adds the {@link TraceFlags} options to a command. */
+function withTraceFlags<C>(command: C): C {
+  (command as unknown as Command)
+    .option(
+      "--plugins <list>",
+      "plugins to enable, comma-separated (default: every timing plugin; see --list-plugins)",
+    )
+    .option(
+      "--plugin-file <file>",
+      "load plugins from a TypeScript file and enable them (repeatable)",
+      collect,
+      [] as string[],
+    )
+    .option("--list-plugins", "list the plugins (with those of --plugin-file) and exit")
+    .option("--top <n>", "entries kept in each plugin section (negative, requesters, …)", "20")
+    .option("-m, --mount <path>", "only this FUSE mount (repeatable)", collect, [] as string[])
+    .option("-p, --pid <pid>", "only requests of this process")
+    .option("--comm <name>", "only requests of processes with this command name")
+    .option(
+      "-s, --source <list>",
+      `sources: ${SOURCE_CHOICES.join(", ")} (comma-separated)`,
+      "auto",
+    )
+    .option(
+      "--daemon-pid <pid>",
+      "the daemon of the (one) --mount (repeatable)",
+      collect,
+      [] as string[],
+    )
+    .option(
+      "--uprobe <binary:pattern>",
+      "time daemon functions (repeatable)",
+      collect,
+      [] as string[],
+    )
+    .option(
+      "--daemon <preset>",
+      "daemon function presets: cvmfs (callbacks), libfuse (reply counts) (repeatable)",
+      collect,
+      [] as string[],
+    )
+    .option("--map-keys <n>", "maximum keys per bpftrace map (default: sized to the trace)");
+  return command;
+}
+
+/**
+ * The trace options of {@link TraceFlags}, checked; undefined after `--list-plugins` (listed).
+ * @throws {UsageError} on a bad value
+ */
+async function traceOptionsOf(
+  f: TraceFlags,
+): Promise<{ options: TraceOptions; top: number } | undefined> {
+  const { registry, fromFiles } = await pluginRegistry(f.pluginFile);
+  if (f.listPlugins) {
+    console.log(listPlugins(registry));
+    return undefined;
+  }
+  const top = parsePositiveInt(f.top, "--top", 1_000_000);
+  const pid = f.pid !== undefined ? parsePid(f.pid, "pid") : undefined;
+  if (f.comm !== undefined) checkComm(f.comm);
+  if (f.plugins !== undefined && !parseList(f.plugins).length) {
+    throw new UsageError(`Invalid --plugins "${f.plugins}": name at least one plugin`);
+  }
+  const daemonPids = f.daemonPid.map((x) => parsePid(x, "daemon pid"));
+  const daemonPresets = f.daemon.map((d) => {
+    if (d !== "cvmfs" && d !== "libfuse") {
+      throw new UsageError(`Unknown daemon preset "${d}"; valid presets: cvmfs, libfuse`);
+    }
+    return d;
+  });
+  const sources = sourcesOf(f.source);
+  const mapKeys = f.mapKeys !== undefined
+    ? parsePositiveInt(f.mapKeys, "--map-keys", MAX_MAP_KEYS)
+    : undefined;
+  // Presets limited to some mounts run in the processes seen serving them (evidence).
+  let presetPids: number[] | undefined;
+  if (f.daemon.length && f.mount.length && !daemonPids.length) {
+    const bin = findBpftrace();
+    const mounts = f.mount.map((m) => resolveMount(m));
+    const served = await servedBy(bin, detectCapabilities(bin), mounts);
+    presetPids = mounts.flatMap((m) => served.get(m.dev) ?? []);
+    if (!presetPids.length) {
+      throw new UsageError(
+        `--daemon: no process was seen serving ${f.mount.join(", ")} (a stopped daemon, one ` +
+          "serving over io_uring, or no BTF here); give it with --daemon-pid",
+      );
+    }
+  }
+  const named = f.plugins ? parseList(f.plugins) : [];
+  return {
+    top,
+    options: {
+      registry,
+      top,
+      ...(named.length || fromFiles.length
+        ? {
+          plugins: [
+            ...(named.length ? named : registry.select().map((x) => x.name)),
+            ...fromFiles.filter((p) => !named.includes(p.name)),
+          ],
+        }
+        : {}),
+      mounts: f.mount,
+      ...(pid !== undefined ? { pid } : {}),
+      ...(f.comm ? { comm: f.comm } : {}),
+      sources,
+      ...(mapKeys !== undefined ? { mapKeys } : {}),
+      daemonPids,
+      ...(presetPids ? { presetPids } : {}),
+      uprobes: f.uprobe,
+      daemonPresets,
+    },
+  };
+}
+
+withTraceFlags(
+  program.command("trace")
+    .description(
+      "Trace FUSE requests until Ctrl-C (or --duration, or the end of COMMAND), then report per operation",
+    )
+    .addHelpText(
+      "after",
+      examples(
+        "fusetrace trace                                  # every FUSE mount, until Ctrl-C",
+        "fusetrace trace -m /cvmfs/sft.cern.ch -d 30s --csv",
+        "fusetrace trace -m /cvmfs/sft.cern.ch --plugins lookup,negative,requesters,sizes -- python3 -c 'import numpy'",
+        "fusetrace trace --plugin-file my_plugin.ts --json report.json",
+        "fusetrace trace --ebpf --plugins lookup          # the composed bpftrace program",
+      ),
+    )
+    .argument("[command...]", "run this command once the probes are attached; stop when it exits"),
+)
   .option("-d, --duration <time>", "stop after this time (10s, 500ms, 2m)")
   .option("-i, --interval <time>", "print a report every interval")
   .option("-T, --timestamp", "timestamp each interval report")
@@ -180,40 +302,20 @@ program.command("trace")
   .option("--slow <time>", "log each request slower than this, as it ends (e.g. 10ms)")
   .option("--csv [file]", "write the report as CSV (default fusetrace_YYYYmmdd-HHMMSS.csv)")
   .option("--json <file>", "write the whole report as JSON (schema fusetrace-report 1)")
+  .option("--html <file>", "write the report as a self-contained HTML page with charts")
   .addOption(
     new Option("--format <fmt>", "report on stdout as a table or as JSON").choices(
       ["table", "json"] as const,
     ).default("table" as const),
   )
-  .option(
-    "--daemon-pid <pid>",
-    "the daemon of the (one) --mount (repeatable)",
-    collect,
-    [] as string[],
-  )
-  .option(
-    "--uprobe <binary:pattern>",
-    "time daemon functions (repeatable)",
-    collect,
-    [] as string[],
-  )
-  .option(
-    "--daemon <preset>",
-    "daemon function presets: cvmfs (callbacks), libfuse (reply counts) (repeatable)",
-    collect,
-    [] as string[],
-  )
   .option("--print-program", "print the composed bpftrace program and exit")
   .option("--ebpf", "the same as --print-program (the BCC tools' name)")
-  .option("--map-keys <n>", "maximum keys per bpftrace map (default: sized to the trace)")
-  .action(async (command, o) => {
+  .action(async (command, opts) => {
+    const o = opts as typeof opts & TraceFlags;
     if (command.length) requireExecutable(command[0]!);
-    const { registry, fromFiles } = await pluginRegistry(o.pluginFile);
-    if (o.listPlugins) {
-      console.log(listPlugins(registry));
-      return;
-    }
-    const top = parsePositiveInt(o.top, "--top", 1_000_000);
+    const t = await traceOptionsOf(o);
+    if (!t) return;
+    const { top } = t;
     if (o.format === "json" && o.interval !== undefined) {
       throw new UsageError(
         "--format json prints one report at the end; with --interval, write it with --json FILE",
@@ -226,61 +328,16 @@ program.command("trace")
     const slowMs = o.slow !== undefined
       ? parseDurationMs(o.slow, "slow-request threshold", DAY_MS)
       : undefined;
-    const pid = o.pid !== undefined ? parsePid(o.pid, "pid") : undefined;
-    if (o.comm !== undefined) checkComm(o.comm);
-    if (o.plugins !== undefined && !parseList(o.plugins).length) {
-      throw new UsageError(`Invalid --plugins "${o.plugins}": name at least one plugin`);
-    }
     const csv = o.csv === true ? defaultCsvName() : o.csv;
     // Where the reports go is checked before the trace, not found wanting after it.
     if (csv !== undefined) checkOutputPath(csv, "--csv");
     if (o.json !== undefined) checkOutputPath(o.json, "--json");
-    const daemonPids = o.daemonPid.map((x) => parsePid(x, "daemon pid"));
-    // Presets limited to some mounts run in the processes seen serving them (evidence).
-    let presetPids: number[] | undefined;
-    if (o.daemon.length && o.mount.length && !daemonPids.length) {
-      const bin = findBpftrace();
-      const mounts = o.mount.map((m) => resolveMount(m));
-      const served = await servedBy(bin, detectCapabilities(bin), mounts);
-      presetPids = mounts.flatMap((m) => served.get(m.dev) ?? []);
-      if (!presetPids.length) {
-        throw new UsageError(
-          `--daemon: no process was seen serving ${o.mount.join(", ")} (a stopped daemon, one ` +
-            "serving over io_uring, or no BTF here); give it with --daemon-pid",
-        );
-      }
-    }
-    const named = o.plugins ? parseList(o.plugins) : [];
+    if (o.html !== undefined) checkOutputPath(o.html, "--html");
     const p = prepare({
-      registry,
-      top,
-      ...(named.length || fromFiles.length
-        ? {
-          plugins: [
-            ...(named.length ? named : registry.select().map((x) => x.name)),
-            ...fromFiles.filter((f) => !named.includes(f.name)),
-          ],
-        }
-        : {}),
-      mounts: o.mount,
-      ...(pid !== undefined ? { pid } : {}),
-      ...(o.comm ? { comm: o.comm } : {}),
-      sources: sourcesOf(o.source),
+      ...t.options,
       ...(durationMs ? { durationMs } : {}),
       ...(intervalMs ? { intervalMs } : {}),
       ...(slowMs ? { slowMs } : {}),
-      ...(o.mapKeys !== undefined
-        ? { mapKeys: parsePositiveInt(o.mapKeys, "--map-keys", MAX_MAP_KEYS) }
-        : {}),
-      daemonPids,
-      ...(presetPids ? { presetPids } : {}),
-      uprobes: o.uprobe,
-      daemonPresets: o.daemon.map((d) => {
-        if (d !== "cvmfs" && d !== "libfuse") {
-          throw new UsageError(`Unknown daemon preset "${d}"; valid presets: cvmfs, libfuse`);
-        }
-        return d;
-      }),
     });
     if (o.printProgram || o.ebpf) {
       console.log(p.composed.program);
@@ -366,6 +423,84 @@ program.command("trace")
       }
       if (report.ended) console.error(`fusetrace: the trace ended: ${report.ended}`);
       if (commandStatus) exitCode = commandStatus;
+    } finally {
+      unlisten();
+    }
+  });
+
+withTraceFlags(
+  program.command("serve")
+    .description(
+      "Keep a trace running and export it: Prometheus/OpenMetrics on /metrics, and/or a " +
+        "node_exporter textfile",
+    )
+    .addHelpText(
+      "after",
+      examples(
+        "fusetrace serve                                  # http://127.0.0.1:9469/metrics",
+        "fusetrace serve -m /cvmfs/sft.cern.ch --listen 0.0.0.0:9469",
+        "fusetrace serve --textfile /var/lib/node_exporter/textfile/fusetrace.prom --no-listen",
+        "fusetrace serve --plugins lookup,getattr,negative --buckets-per-octave 4",
+      ),
+    ),
+)
+  .option(
+    "--listen <address>",
+    `serve /metrics on PORT, HOST:PORT or [IPv6]:PORT (default ${DEFAULT_LISTEN.hostname}:${DEFAULT_LISTEN.port})`,
+  )
+  .option("--no-listen", "do not serve HTTP (with --textfile)")
+  .option("--textfile <file.prom>", "write the metrics to this file every interval (atomically)")
+  .option("-i, --interval <time>", "how often the trace takes a snapshot", "5s")
+  .option(
+    "--buckets-per-octave <n>",
+    `histogram bounds per power of two of ns: ${PER_OCTAVE.join(", ")}`,
+    "1",
+  )
+  .action(async (opts) => {
+    const o = opts as typeof opts & TraceFlags;
+    const t = await traceOptionsOf(o);
+    if (!t) return;
+    const intervalMs = parseDurationMs(o.interval, "interval", DAY_MS);
+    const perOctave = Number(o.bucketsPerOctave);
+    if (!(PER_OCTAVE as readonly number[]).includes(perOctave)) {
+      throw new UsageError(
+        `Invalid --buckets-per-octave "${o.bucketsPerOctave}": one of ${PER_OCTAVE.join(", ")}`,
+      );
+    }
+    if (o.listen === false && o.textfile === undefined) {
+      throw new UsageError("--no-listen needs --textfile: nothing would be exported");
+    }
+    const listen = o.listen === false
+      ? undefined
+      : typeof o.listen === "string"
+      ? parseListen(o.listen)
+      : DEFAULT_LISTEN;
+    if (o.textfile !== undefined) {
+      if (!o.textfile.endsWith(".prom")) {
+        throw new UsageError(
+          `--textfile "${o.textfile}": node_exporter's textfile collector reads *.prom files only`,
+        );
+      }
+      checkOutputPath(o.textfile, "--textfile");
+    }
+    const ac = new AbortController();
+    const unlisten = onStopSignals(() => ac.abort());
+    try {
+      await serve({
+        trace: t.options,
+        intervalMs,
+        ...(listen ? { listen } : {}),
+        ...(o.textfile !== undefined ? { textfile: o.textfile } : {}),
+        perOctave,
+        signal: ac.signal,
+        log: (line) => console.error(`fusetrace serve: ${line}`),
+        onListen: (a) =>
+          console.error(
+            `fusetrace serve: metrics on http://${
+              a.hostname.includes(":") ? `[${a.hostname}]` : a.hostname
+            }:${a.port}/metrics${o.textfile ? ` and in ${o.textfile}` : ""}. Hit Ctrl-C to end.`,
+          ),
+      });
     } finally {
       unlisten();
     }

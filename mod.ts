@@ -46,6 +46,8 @@ export * from "./util/options.ts";
 export * from "./util/version.ts";
 export * from "./util/install.ts";
 export * from "./reporters/sections.ts";
+export * from "./reporters/prometheus.ts";
+export * from "./serve/serve.ts";
 export * from "./reporters/json.ts";
 
 import * as engine from "./probes/runner.ts";

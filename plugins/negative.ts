@@ -1,5 +1,4 @@
 import { definePlugin, type MapEntry, type ProbePlugin } from "../probes/plugin.ts";
-import { columns } from "../util/format.ts";
 
 /** Negative lookups of one name under one directory, as the daemon answered them. */
 export interface NegativeName {
@@ -34,6 +33,8 @@ export interface NegativeSection {
   /** Distinct (mount, directory, name, kind) entries; `names` holds the top ones. */
   distinct: number;
   names: NegativeName[];
+  /** Negative lookups by mount and kind, all of them (absent in reports made before 0.2). */
+  byMount?: { mount: string; kind: NegativeName["kind"]; count: number }[];
 }
 
 /** LOOKUP opcode; FUSE_ROOT_ID. */
@@ -155,6 +156,7 @@ const plugin: ProbePlugin<NegativeSection> = definePlugin<NegativeSection>({
     };
     const grouped = new Map<string, NegativeName>();
     let enoent = 0, zero = 0, total = 0;
+    const byMount = new Map<string, { mount: string; kind: NegativeName["kind"]; count: number }>();
     for (const e of maps.get("names") ?? [] as readonly MapEntry[]) {
       const [c = "0", parent = "0", pid = "0", kind = "0", name = ""] = e.key;
       const entry: Omit<NegativeName, "count" | "requesters"> = {
@@ -167,6 +169,10 @@ const plugin: ProbePlugin<NegativeSection> = definePlugin<NegativeSection>({
       if (entry.kind === "ENOENT") enoent += e.value;
       else if (entry.kind === "zero-nodeid") zero += e.value;
       total += e.value;
+      const mk = JSON.stringify([entry.mount, entry.kind]);
+      const m = byMount.get(mk) ?? { mount: entry.mount, kind: entry.kind, count: 0 };
+      m.count += e.value;
+      byMount.set(mk, m);
       const k = JSON.stringify([c, parent, name, kind]);
       const g = grouped.get(k) ?? { ...entry, count: 0, requesters: [] };
       g.count += e.value;
@@ -185,23 +191,38 @@ const plugin: ProbePlugin<NegativeSection> = definePlugin<NegativeSection>({
       zeroNodeid: zero,
       distinct: all.length,
       names: all.slice(0, ctx.top),
+      byMount: [...byMount.values()].sort((a, b) =>
+        a.mount.localeCompare(b.mount) || a.kind.localeCompare(b.kind)
+      ),
     };
   },
-  render(s, o) {
+  tables(s, o) {
     const kinds = s.total > s.enoent + s.zeroNodeid
       ? "seen by the kernel, which does not tell ENOENT from node id 0"
       : `ENOENT ${s.enoent}, zero-nodeid ${s.zeroNodeid}`;
-    const head = `Negative lookups: ${s.total} (${kinds}), ${s.distinct} distinct names`;
-    if (!s.names.length) return head;
     const shown = s.names.slice(0, o.top);
-    const rows = shown.map((n) => [
-      negativePath(n),
-      String(n.count),
-      n.kind,
-      n.requesters.slice(0, 3).map((r) => `${r.comm}[${r.pid}]×${r.count}`).join(" "),
-    ]);
-    const more = s.distinct > shown.length ? `\n(top ${shown.length} of ${s.distinct})` : "";
-    return `${head}\n${columns([["PATH", "COUNT", "KIND", "REQUESTERS"], ...rows])}${more}`;
+    return [{
+      title: `Negative lookups: ${s.total} (${kinds}), ${s.distinct} distinct names`,
+      head: ["PATH", "COUNT", "KIND", "REQUESTERS"],
+      rows: shown.map((n) => [
+        negativePath(n),
+        String(n.count),
+        n.kind,
+        n.requesters.slice(0, 3).map((r) => `${r.comm}[${r.pid}]×${r.count}`).join(" "),
+      ]),
+      ...(s.distinct > shown.length ? { note: `(top ${shown.length} of ${s.distinct})` } : {}),
+    }];
+  },
+  metrics(s) {
+    return [{
+      name: "fusetrace_negative_lookups_total",
+      help: "Negative lookups (ENOENT, zero-nodeid entry, or negative as the kernel saw it)",
+      type: "counter",
+      samples: (s.byMount ?? []).map((m) => ({
+        labels: { mount: m.mount, kind: m.kind },
+        value: m.count,
+      })),
+    }];
   },
 });
 export default plugin;

@@ -1,6 +1,6 @@
 import { NO_REPLY, OPCODES } from "../probes/opcodes.ts";
 import { definePlugin, type ProbePlugin } from "../probes/plugin.ts";
-import { columns, fmtNs } from "../util/format.ts";
+import { fmtNs } from "../util/format.ts";
 
 /** One requesting process. */
 export interface Requester {
@@ -73,18 +73,20 @@ const plugin: ProbePlugin<RequestersSection> = definePlugin<RequestersSection>({
     );
     return { distinct: all.length, processes: all.slice(0, ctx.top) };
   },
-  render(s, o) {
+  tables(s, o) {
     const shown = s.processes.slice(0, o.top);
-    const rows = shown.map((r) => [
-      `${r.comm}[${r.pid}]`,
-      String(r.requests),
-      String(r.errors),
-      fmtNs(r.sumNs),
-      r.cgroup,
-    ]);
-    const more = s.distinct > shown.length ? `\n(top ${shown.length} of ${s.distinct})` : "";
-    return `Requesters: ${s.distinct} processes\n` +
-      columns([["PROCESS", "REQUESTS", "ERRORS", "TIME", "CGROUP"], ...rows]) + more;
+    return [{
+      title: `Requesters: ${s.distinct} processes`,
+      head: ["PROCESS", "REQUESTS", "ERRORS", "TIME", "CGROUP"],
+      rows: shown.map((r) => [
+        `${r.comm}[${r.pid}]`,
+        String(r.requests),
+        String(r.errors),
+        fmtNs(r.sumNs),
+        r.cgroup,
+      ]),
+      ...(s.distinct > shown.length ? { note: `(top ${shown.length} of ${s.distinct})` } : {}),
+    }];
   },
 });
 export default plugin;

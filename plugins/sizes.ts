@@ -1,5 +1,5 @@
 import { opcodeName } from "../probes/opcodes.ts";
-import { definePlugin, type ProbePlugin } from "../probes/plugin.ts";
+import { definePlugin, type ProbePlugin, type SectionTable } from "../probes/plugin.ts";
 import { columns, fmtBytes } from "../util/format.ts";
 
 /** Sizes of one operation on one mount: power-of-two buckets. */
@@ -18,6 +18,19 @@ export interface SizesSection {
 }
 
 const READ = 15, WRITE = 16;
+
+/** One table per histogram: size range, count. */
+function sizeTables(s: SizesSection): SectionTable[] {
+  if (!s.histograms.length) return [{ title: "Sizes: no READ or WRITE", head: [], rows: [] }];
+  return s.histograms.map((h) => ({
+    title: `${h.operation} sizes on ${h.mount}: ${h.count} requests, ${fmtBytes(h.bytes)}`,
+    head: ["SIZE", "COUNT"],
+    rows: h.buckets.map((b) => [
+      b.to ? `[${fmtBytes(b.from)}, ${fmtBytes(b.to)})` : "0",
+      String(b.count),
+    ]),
+  }));
+}
 
 /**
  * READ and WRITE sizes per mount, from the request source: bytes a READ reply carried (its length
@@ -82,23 +95,21 @@ const plugin: ProbePlugin<SizesSection> = definePlugin<SizesSection>({
     for (const h of histograms) h.buckets.sort((a, b) => a.from - b.from);
     return { histograms };
   },
+  tables: sizeTables,
   render(s) {
-    return s.histograms.map((h) => {
-      const peak = Math.max(...h.buckets.map((b) => b.count), 1);
-      const table = columns([
-        ["SIZE", "COUNT"],
-        ...h.buckets.map((
-          b,
-        ) => [b.to ? `[${fmtBytes(b.from)}, ${fmtBytes(b.to)})` : "0", String(b.count)]),
-      ]).split("\n");
+    const tables = sizeTables(s);
+    if (!s.histograms.length) return tables[0]!.title;
+    return tables.map((t, i) => {
+      const buckets = s.histograms[i]!.buckets;
+      const peak = Math.max(...buckets.map((b) => b.count), 1);
       // Bars after the table, left-aligned, 40 characters at the peak.
       const bars = [
         "",
-        ...h.buckets.map((b) => "#".repeat(Math.max(1, Math.round(b.count / peak * 40)))),
+        ...buckets.map((b) => "#".repeat(Math.max(1, Math.round(b.count / peak * 40)))),
       ];
-      return `${h.operation} sizes on ${h.mount}: ${h.count} requests, ${fmtBytes(h.bytes)}\n` +
-        table.map((l, i) => `${l}  ${bars[i]}`.trimEnd()).join("\n");
-    }).join("\n\n") || "Sizes: no READ or WRITE";
+      const table = columns([t.head, ...t.rows]).split("\n");
+      return `${t.title}\n${table.map((l, j) => `${l}  ${bars[j]}`.trimEnd()).join("\n")}`;
+    }).join("\n\n");
   },
 });
 export default plugin;

@@ -149,6 +149,8 @@ export interface ComposeOptions {
   slowNs?: number;
   /** Print a snapshot every this many milliseconds. */
   intervalMs?: number;
+  /** Each snapshot also prints the requests in flight (an exporter's gauge; a trace needs none). */
+  inFlightSnapshots?: boolean;
   /** End the trace when the thread with this id (the tracer's main thread) exits. */
   watchPid?: number;
   /** Maximum keys per map. Default 4096. */
@@ -256,6 +258,7 @@ export function compose(o: ComposeOptions): Composed {
       `interval:ms:${o.intervalMs}`,
       "{",
       ...reported.map((m) => `  print(${m});`),
+      ...(o.inFlightSnapshots && request ? [`  print(${MAP.inFlight});`] : []),
       `  printf("${SNAPSHOT_MARK}\\n");`,
       "}",
       "",

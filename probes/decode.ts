@@ -218,8 +218,10 @@ export class Decoder {
       }
     }
     let untimed = 0;
+    // At exit, and at snapshots that printed them (inFlightSnapshots).
+    for (const key of this.#inFlight) row(1, Math.floor(key / 64), key % 64).inFlight++;
+    this.#inFlight = [];
     if (final) {
-      for (const key of this.#inFlight) row(1, Math.floor(key / 64), key % 64).inFlight++;
       // Counted at send, neither timed nor in flight: their send did not fit the pairing map.
       for (const r of rows.values()) {
         if (r.source !== "request" || NO_REPLY.has(rank.get(r) ?? -1)) continue;

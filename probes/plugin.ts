@@ -118,6 +118,25 @@ export interface RenderOptions {
   top: number;
 }
 
+/** A table of a plugin's section: the terminal and the HTML report draw it. */
+export interface SectionTable {
+  /** One line above the table (what it counts, in all). */
+  title: string;
+  head: string[];
+  rows: string[][];
+  /** One line below it (`top 20 of 311`), when something was left out. */
+  note?: string;
+}
+
+/** A metric a plugin's section exports (`fusetrace serve`): a counter or a gauge, by labels. */
+export interface SectionMetric {
+  /** `fusetrace_…`; a counter's name ends in `_total`. */
+  name: string;
+  help: string;
+  type: "counter" | "gauge";
+  samples: { labels: Record<string, string>; value: number }[];
+}
+
 /** A probe plugin: one FUSE callback group, or an analysis. */
 export interface ProbePlugin<S = unknown> {
   /** Identity, lower case: `lookup`, `read`, … */
@@ -148,8 +167,15 @@ export interface ProbePlugin<S = unknown> {
   program?(b: ProgramBuilder): void;
   /** Turns the plugin's maps into its section of the report (JSON-serialisable). */
   parse?(maps: ReadonlyMap<string, readonly MapEntry[]>, ctx: ParseContext): S;
-  /** Renders the section for the terminal. */
+  /** The section as tables (drawn as text where there is no `render`, and in HTML). */
+  tables?(section: S, o: RenderOptions): SectionTable[];
+  /** Renders the section for the terminal (default: its `tables`). */
   render?(section: S, o: RenderOptions): string;
+  /**
+   * The section's counters and gauges for an exporter. Counters must be cumulative over the
+   * trace: the exporter adds those of a restarted trace to the earlier ones.
+   */
+  metrics?(section: S): SectionMetric[];
 }
 
 const NAME = /^[a-z][a-z0-9_]*$/;

@@ -76,6 +76,13 @@ export interface TraceOptions {
   onReady?: (prepared: Prepared, bpftracePid: number) => void;
   /** Called with each interval's report. */
   onInterval?: (report: Report) => void;
+  /**
+   * Called with each snapshot as it is (cumulative since the start, sections included; with
+   * `inFlight`, its rows say what was in flight then) — what an exporter serves.
+   */
+  onSnapshot?: (report: Report) => void;
+  /** Snapshots carry the requests in flight (each prints the pairing map: an exporter's gauge). */
+  inFlight?: boolean;
   /** Log requests slower than this (ms) through `onSlow`. */
   slowMs?: number;
   /** Called with each request slower than `slowMs`, as it ends. */
@@ -218,6 +225,7 @@ export function prepare(o: TraceOptions = {}): Prepared {
     ...(o.durationMs ? { durationMs: Math.ceil(o.durationMs) } : {}),
     // Without intervals, a checkpoint every CHECKPOINT_MS: what a killed bpftrace loses.
     intervalMs: Math.ceil(o.intervalMs ?? CHECKPOINT_MS),
+    ...(o.inFlight ? { inFlightSnapshots: true } : {}),
     ...(o.slowMs ? { slowNs: o.slowMs * 1e6 } : {}),
     mapKeys: o.mapKeys ?? mapKeysFor(
       (sources.request ? 1 : 0) + (sources.daemon ? (sources.request ? 3 : 1) : 0) +
@@ -411,6 +419,7 @@ export async function run(p: Prepared, o: TraceOptions = {}): Promise<Report> {
       if (ev.kind === "slow") o.onSlow?.(ev.request);
       if (ev.kind === "snapshot") {
         ev.report.meta = { ...meta, durationS: (Date.now() - start.getTime()) / 1000 };
+        o.onSnapshot?.(ev.report);
         if (p.intervals) {
           o.onInterval?.(previous ? subtractReports(ev.report, previous) : ev.report);
         }

@@ -4,9 +4,9 @@
  * time.
  * @module
  */
-import type { ProbePlugin } from "../probes/plugin.ts";
+import type { ProbePlugin, SectionTable } from "../probes/plugin.ts";
 import { mountTotals, type Report } from "../probes/report.ts";
-import { fmtNs, sanitize } from "../util/format.ts";
+import { columns, fmtNs, sanitize } from "../util/format.ts";
 
 /**
  * One line per mount: the FUSE time its requests took (summed; concurrent requests overlap), and
@@ -27,6 +27,20 @@ export function formatTotals(report: Report): string {
   }).join("\n");
 }
 
+/** Tables as text: title, aligned columns, note. */
+export function formatTables(tables: readonly SectionTable[]): string {
+  return tables.map((t) =>
+    [t.title, ...(t.rows.length ? [columns([t.head, ...t.rows])] : []), ...(t.note ? [t.note] : [])]
+      .join("\n")
+  ).join("\n\n");
+}
+
+/** A plugin's section as text: its renderer, else its tables; "" when it draws nothing. */
+export function renderSection(p: ProbePlugin, section: unknown, top: number): string {
+  if (p.render) return p.render(section, { top });
+  return p.tables ? formatTables(p.tables(section, { top })) : "";
+}
+
 /** Each section a selected plugin renders, in plugin order, separated by blank lines. */
 export function formatSections(
   report: Report,
@@ -36,8 +50,8 @@ export function formatSections(
   const out: string[] = [];
   for (const p of plugins) {
     const s = report.sections?.[p.name];
-    if (s === undefined || !p.render) continue;
-    out.push(p.render(s, { top }));
+    const text = s === undefined ? "" : renderSection(p, s, top);
+    if (text) out.push(text);
   }
   return out.join("\n\n");
 }

@@ -13,6 +13,7 @@ import {
   other,
   PluginRegistry,
   readJson,
+  renderSection,
   type Report,
   requesters,
   type RequestersSection,
@@ -173,9 +174,14 @@ Deno.test("sections: negative names with parent paths and requesters, top N", ()
     [null, "x.py", "zero-nodeid"],
   ]);
   assertEquals(
-    negative.render!(all, { top: 5 }).split("\n").slice(2).map((l) => l.split(/\s+/)[0]),
+    renderSection(negative, all, 5).split("\n").slice(2).map((l) => l.split(/\s+/)[0]),
     ["/cvmfs/sft.cern.ch/a,b", "/cvmfs/sft.cern.ch/<node"],
   );
+  // Exported per mount and kind, every name counted (not only the top ones).
+  assertEquals(negative.metrics!(all)[0]!.samples, [
+    { labels: { mount: "/cvmfs/sft.cern.ch", kind: "ENOENT" }, value: 1 },
+    { labels: { mount: "/cvmfs/sft.cern.ch", kind: "zero-nodeid" }, value: 1 },
+  ]);
 });
 
 Deno.test("sections: requesters and sizes from their maps", () => {
