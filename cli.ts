@@ -37,7 +37,9 @@ import {
   loadRun,
   manPage,
   MAX_MAP_KEYS,
+  mergeReports,
   mountTestFs,
+  mountTotals,
   onStopSignals,
   OPCODES,
   parseDurationMs,
@@ -651,6 +653,50 @@ program.command("diff")
       );
       exitCode = 1;
     }
+  });
+
+program.command("merge")
+  .description(
+    "Add runs into one, exactly (counts, errors, bytes, sums, histogram buckets; min and max): " +
+      "many nodes, one distribution",
+  )
+  .addHelpText(
+    "after",
+    examples(
+      "fusetrace merge node*.csv -o fleet.csv",
+      "fusetrace merge --by operation a.csv b.json -o all.json",
+      "fusetrace merge --as cvmfs old-path.csv new-path.csv   # runs on different paths pair",
+    ),
+  )
+  .argument("<runs...>", "fusetrace CSV or JSON reports (or the original ADDR,FUNC,COUNT files)")
+  .option(
+    "-o, --output <file>",
+    "write here: JSON if it ends in .json, else CSV (default: CSV on stdout)",
+  )
+  .addOption(
+    new Option("--by <fields>", "rows pair by").choices(["mount,operation", "operation"] as const)
+      .default("mount,operation" as const),
+  )
+  .option(
+    "--as <name>",
+    "relabel mounts: NAME (each run has one mount) or PATH=NAME",
+    collect,
+    [] as string[],
+  )
+  .action((runs, o) => {
+    if (o.output !== undefined) checkOutputPath(o.output, "--output");
+    const merged = mergeReports(
+      runs.map((file) => ({ file, report: relabelMounts(loadRun(file), o.as, file) })),
+      o.by,
+    );
+    const text = o.output?.endsWith(".json") ? writeJson(merged) : writeCsv(merged);
+    if (o.output === undefined) Deno.stdout.writeSync(new TextEncoder().encode(text));
+    else writeFileAtomic(o.output, text);
+    const requests = mountTotals(merged).reduce((n, t) => n + t.requests, 0);
+    console.error(
+      `fusetrace: merged ${runs.length} runs (${merged.rows.length} rows, ${requests} requests` +
+        `${o.output !== undefined ? `) into ${o.output}` : ")"}`,
+    );
   });
 
 program.command("count")

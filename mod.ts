@@ -47,6 +47,7 @@ export * from "./util/version.ts";
 export * from "./util/install.ts";
 export * from "./reporters/sections.ts";
 export * from "./reporters/prometheus.ts";
+export * from "./reporters/merge.ts";
 export * from "./serve/serve.ts";
 export * from "./reporters/json.ts";
 

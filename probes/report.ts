@@ -82,6 +82,16 @@ export interface RunMeta {
   start: string;
   /** Seconds traced. */
   durationS: number;
+  /** The runs a merged report was made of (`merge`). */
+  inputs?: RunInput[];
+}
+
+/** One run of a merged report. */
+export interface RunInput {
+  file: string;
+  host: string;
+  start: string;
+  durationS: number;
 }
 
 /** The result of a trace. */

@@ -5,7 +5,7 @@
  *
  * ```text
  * { "format": "fusetrace-report", "version": 1,
- *   "meta": { host, kernel, tool, bpftrace, start, durationS },
+ *   "meta": { host, kernel, tool, bpftrace, start, durationS, inputs? (merged runs) },
  *   "rows": [ { source, mount, plugin, operation, count, timed?, inFlight, errors: {errno: n},
  *               bytesIn, bytesOut, minNs, maxNs, sumNs,
  *               buckets: [[index, count], …],              // log-linear, see probes/hist.ts
