@@ -10,7 +10,9 @@ import {
   checkComm,
   checkOutputPath,
   columns,
+  compareCvmfs,
   compareRuns,
+  type CvmfsComparison,
   DAY_MS,
   DEFAULT_LISTEN,
   DEFAULT_THRESHOLDS,
@@ -19,6 +21,7 @@ import {
   diagnoseMounts,
   findBpftrace,
   formatCounts,
+  formatCvmfsComparison,
   formatDiagnosis,
   formatDiffCsv,
   formatDiffJson,
@@ -32,6 +35,7 @@ import {
   formatTable,
   formatTotals,
   install,
+  isCvmfsLatency,
   legend,
   loadPluginFile,
   loadRun,
@@ -54,7 +58,9 @@ import {
   prepare,
   prepareCount,
   type ProbePlugin,
+  readCvmfsLatency,
   relabelMounts,
+  renderHtml,
   resolveMount,
   rowLabel,
   run,
@@ -419,6 +425,13 @@ withTraceFlags(
         writeFileAtomic(o.json, writeJson(report));
         console.error(`JSON written to ${o.json}`);
       }
+      if (o.html !== undefined) {
+        writeFileAtomic(
+          o.html,
+          await renderHtml([{ label: "trace", report }], { plugins: p.plugins, top }),
+        );
+        console.error(`HTML written to ${o.html}`);
+      }
       if (csv) {
         writeFileAtomic(csv, writeCsv(report));
         console.error(`CSV written to ${csv}`);
@@ -654,6 +667,84 @@ program.command("diff")
       exitCode = 1;
     }
   });
+
+program.command("report")
+  .description(
+    "Report recorded runs again: tables on the terminal, or one self-contained HTML page with " +
+      "charts (two runs: their diff and overlaid distributions)",
+  )
+  .addHelpText(
+    "after",
+    examples(
+      "fusetrace report run.json",
+      "fusetrace report before.csv after.csv --html report.html",
+      "cvmfs_talk -i sft.cern.ch latency > cvmfs.csv; fusetrace report run.csv --cvmfs-latency cvmfs.csv",
+    ),
+  )
+  .argument("<runs...>", "fusetrace CSV or JSON reports (or the original ADDR,FUNC,COUNT files)")
+  .option("--html <file>", "write one HTML page (it opens offline) instead of the tables")
+  .option(
+    "--cvmfs-latency <file>",
+    "`cvmfs_talk latency` output: CVMFS's own quantiles beside the first run's",
+  )
+  .option("--top <n>", "entries shown of each plugin section", "20")
+  .option("--hist", "print latency histograms")
+  .action(async (runs, o) => {
+    const top = parsePositiveInt(o.top, "--top", 1_000_000);
+    if (o.html !== undefined) checkOutputPath(o.html, "--html");
+    const loaded = runs.map((file) => ({ label: file, report: loadRun(file) }));
+    let cvmfs: CvmfsComparison[] | undefined;
+    if (o.cvmfsLatency !== undefined) {
+      const text = readTextOrRefuse(o.cvmfsLatency);
+      if (!isCvmfsLatency(text)) {
+        throw new UsageError(
+          `${o.cvmfsLatency}: not cvmfs_talk latency output (its header starts "repository","action")`,
+        );
+      }
+      cvmfs = compareCvmfs(loaded[0]!.report, readCvmfsLatency(text, o.cvmfsLatency));
+    }
+    const plugins = builtinRegistry().all();
+    if (o.html !== undefined) {
+      writeFileAtomic(
+        o.html,
+        await renderHtml(loaded, { plugins, top, ...(cvmfs ? { cvmfs } : {}) }),
+      );
+      console.error(`HTML written to ${o.html}`);
+      return;
+    }
+    for (const { label, report } of loaded) {
+      if (loaded.length > 1) console.log(`== ${label}`);
+      console.log(formatTable(report));
+      for (
+        const extra of [
+          formatSplit(report),
+          formatSections(report, plugins, top),
+          formatTotals(report),
+        ]
+      ) {
+        if (extra) console.log(`\n${extra}`);
+      }
+      if (o.hist) console.log(`\n${formatHistograms(report)}`);
+      if (loaded.length > 1) console.log("");
+    }
+    if (cvmfs) console.log(`\n${formatCvmfsComparison(cvmfs)}`);
+  });
+
+/**
+ * A file's text.
+ * @throws {UsageError} naming the file when it cannot be read
+ */
+function readTextOrRefuse(file: string): string {
+  try {
+    return Deno.readTextFileSync(file);
+  } catch (e) {
+    throw new UsageError(
+      `${file}: cannot read: ${
+        e instanceof Deno.errors.NotFound ? "no such file" : (e as Error).message
+      }`,
+    );
+  }
+}
 
 program.command("merge")
   .description(

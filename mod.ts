@@ -48,6 +48,8 @@ export * from "./util/install.ts";
 export * from "./reporters/sections.ts";
 export * from "./reporters/prometheus.ts";
 export * from "./reporters/merge.ts";
+export * from "./reporters/cvmfs.ts";
+export * from "./reporters/html.ts";
 export * from "./serve/serve.ts";
 export * from "./reporters/json.ts";
 

@@ -44,18 +44,12 @@ export function rowLabel(r: DiffRow): string {
   return `${r.mount === "-" ? "" : `${r.mount} `}${op}${src}`;
 }
 
-/** A table; `color` paints each row by its class. */
-export function formatDiffTable(rows: DiffRow[], legendLine: string, color: boolean): string {
-  const c = pc.createColors(color);
-  const paint: Record<DiffClass, (s: string) => string> = {
-    green: c.green,
-    blue: c.blue,
-    yellow: c.yellow,
-  };
+/** The diff table's header and cells, row by row (shared by the terminal and HTML tables). */
+export function diffCells(rows: DiffRow[]): { head: string[]; cells: string[][] } {
   const head = ["OPERATION", "COUNT A→B", "Δ", "TIME A→B", "ΔTIME"];
   for (const [p] of PERCENTILES) head.push(`${p.toUpperCase()} A→B`, "Δ%");
   head.push("VERDICT");
-  const lines = rows.map((r) => {
+  const cells = rows.map((r) => {
     const timed = r.sumA > 0 || r.sumB > 0;
     return [
       rowLabel(r),
@@ -67,7 +61,19 @@ export function formatDiffTable(rows: DiffRow[], legendLine: string, color: bool
       timed ? verdictText(r) : r.class,
     ];
   });
-  const text = columns([head, ...lines]).split("\n");
+  return { head, cells };
+}
+
+/** A table; `color` paints each row by its class. */
+export function formatDiffTable(rows: DiffRow[], legendLine: string, color: boolean): string {
+  const c = pc.createColors(color);
+  const paint: Record<DiffClass, (s: string) => string> = {
+    green: c.green,
+    blue: c.blue,
+    yellow: c.yellow,
+  };
+  const { head, cells } = diffCells(rows);
+  const text = columns([head, ...cells]).split("\n");
   const body = text.slice(1).map((l, i) => paint[rows[i]!.class](l));
   return [text[0], ...body, "", `legend: ${legendLine}`].join("\n");
 }

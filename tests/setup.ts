@@ -1,6 +1,7 @@
 /**
  * Run by `deno task test` before the suite: installs from the distribution what the live tests
- * need (bpftrace, FUSE tools, bindfs, a C compiler and libfuse's headers for the stand-in daemon),
+ * need (bpftrace, FUSE tools, bindfs, a C compiler and libfuse's headers for the stand-in daemon,
+ * Prometheus and Chromium),
  * saying so, as the demo does, and `fusetrace` on the PATH (the README's commands are tested as
  * typed). Exits 2 with one line when they are missing and cannot be installed.
  * @module
@@ -20,6 +21,9 @@ export const TEST_TOOLS: Record<string, string> = {
   "g++": "g++",
   "pkg-config": "pkg-config",
   "/usr/include/fuse3/fuse_lowlevel.h": "libfuse3-dev",
+  // serve is tested against a real Prometheus, the HTML report in a real browser.
+  prometheus: "prometheus",
+  chromium: "chromium",
 };
 
 if (import.meta.main) {
