@@ -47,13 +47,15 @@ function esc(s: string): string {
 }
 
 function table(head: string[], rows: string[][], classes?: string[]): string {
-  return `<table><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join("")}</tr></thead><tbody>${
+  return `<div class="wide"><table><thead><tr>${
+    head.map((h) => `<th>${esc(h)}</th>`).join("")
+  }</tr></thead><tbody>${
     rows.map((r, i) =>
       `<tr${classes?.[i] ? ` class="${classes[i]}"` : ""}>${
         r.map((c, j) => `<td${j ? ' class="n"' : ""}>${esc(c)}</td>`).join("")
       }</tr>`
     ).join("")
-  }</tbody></table>`;
+  }</tbody></table></div>`;
 }
 
 /** The display bin of a value: power of two and quarter. */
@@ -270,7 +272,7 @@ const PAGE_SCRIPT = `(() => {
 const STYLE = `
 body{font:14px/1.4 system-ui,sans-serif;margin:1.5em auto;max-width:1400px;padding:0 1em;color:#1b1b1b}
 h1{font-size:1.5em}h2{margin-top:2em;border-bottom:1px solid #ccc}h3{font-size:1.05em}
-table{border-collapse:collapse;margin:.5em 0 1em}td,th{padding:.2em .6em;border-bottom:1px solid #e5e5e5;text-align:left}
+table{border-collapse:collapse;margin:.5em 0 1em;font-size:13px}.wide{overflow-x:auto}td,th{padding:.2em .6em;border-bottom:1px solid #e5e5e5;text-align:left}
 td.n{text-align:right;font-variant-numeric:tabular-nums}th{background:#f3f3f3}
 tr.green td{background:#eaf7ea}tr.blue td{background:#e6f0fb}tr.yellow td{background:#fdf3cf}
 .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(520px,1fr));gap:1em}
@@ -368,22 +370,6 @@ export async function renderHtml(runs: readonly HtmlRun[], o: HtmlOptions = {}):
         ]);
       });
     }
-    body.push(
-      table(
-        [
-          "OPERATION",
-          ...(runs.length > 1 ? ["RUN"] : []),
-          "COUNT",
-          "ERRORS",
-          "P50",
-          "P90",
-          "P99",
-          "MAX",
-          "TOTAL",
-        ],
-        rows,
-      ),
-    );
     const grid: string[] = [
       canvas(
         perOperationChart("Requests per operation", ops, byOp, labels, (r) => r.count, "requests"),
@@ -408,6 +394,22 @@ export async function renderHtml(runs: readonly HtmlRun[], o: HtmlOptions = {}):
       }
     }
     body.push(`<div class="grid">${grid.join("")}</div>`);
+    body.push(
+      table(
+        [
+          "OPERATION",
+          ...(runs.length > 1 ? ["RUN"] : []),
+          "COUNT",
+          "ERRORS",
+          "P50",
+          "P90",
+          "P99",
+          "MAX",
+          "TOTAL",
+        ],
+        rows,
+      ),
+    );
     const cv = (o.cvmfs ?? []).filter((c) => c.mount === mount);
     if (cv.length) {
       const { head, cells } = cvmfsCells(cv);

@@ -39,6 +39,25 @@ Deno.test("bad input: one line, exit 2", async () => {
     /needs exactly one --mount|No daemon/,
   );
   assertUsageError(await runCli(["nosuchcommand"]), /unknown command/);
+  // serve: every address, file and bound checked before it traces.
+  for (
+    const [args, re] of [
+      [["--listen", "host:99999"], /Invalid --listen "host:99999"/],
+      [["--textfile", "/tmp/x.txt"], /reads \*\.prom files only/],
+      [["--textfile", "/nonexistent/dir/x.prom"], /--textfile/],
+      [
+        ["--buckets-per-octave", "3"],
+        /Invalid --buckets-per-octave "3": one of 1, 2, 4, 8, 16, 32/,
+      ],
+      [["--no-listen"], /--no-listen needs --textfile/],
+      [["-i", "0s"], /Invalid interval "0s"/],
+      [["--plugins", "nosuch"], /nosuch/],
+    ] as const
+  ) {
+    assertUsageError(await runCli(["serve", ...args]), re);
+  }
+  assertUsageError(await runCli(["report"]), /missing required argument 'runs'/);
+  assertUsageError(await runCli(["report", "/nonexistent.csv"]), /nonexistent\.csv: cannot read/);
   // Empty, huge and malformed values are refused before anything runs.
   for (
     const [args, re] of [

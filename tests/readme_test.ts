@@ -39,9 +39,13 @@ function readmeScripts(text: string): string[] {
   return [...text.matchAll(/^```ts\n([\s\S]*?)^```/gm)].map((m) => m[1]!);
 }
 
-/** Commands that run until Ctrl-C: a trace with neither a duration nor a command, testfs. */
+/**
+ * Commands that run until Ctrl-C: a trace with neither a duration nor a command, testfs, serve;
+ * what they print once they run.
+ */
 function untilCtrlC(command: string): string | undefined {
   if (/^fusetrace testfs /.test(command)) return "testfs mounted at";
+  if (/^fusetrace serve\b/.test(command)) return "fusetrace serve: tracing";
   if (!/^fusetrace trace\b/.test(command)) return undefined;
   if (/\s(-d|--duration|--print-program|--ebpf|--list-plugins|--help)\b|\s--\s/.test(command)) {
     return undefined;
@@ -129,6 +133,10 @@ Deno.test({
       for (const f of ["before", "after", "b", "a1", "a2", "a3", "b1", "b2", "b3"]) {
         Deno.copyFileSync(`${dir}/a.csv`, `${dir}/${f}.csv`);
       }
+      Deno.copyFileSync(
+        `${root}tests/testdata/cvmfs_talk_latency.csv`,
+        `${dir}/cvmfs_latency.csv`,
+      );
       Deno.writeTextFileSync(
         `${dir}/fuse_calls_count_20190801-120000`,
         "ADDR,FUNC,COUNT\n18446744072639419956,fuse_lookup,12\n",

@@ -30,6 +30,7 @@ import {
   assertMatch,
   assertThrows,
   root,
+  runCli,
   spawnCli,
   spawnUntil,
   withTestFs,
@@ -261,6 +262,23 @@ Deno.test({
       try {
         Deno.removeSync(mnt);
       } catch { /* withTestFs removed it */ }
+    }
+  },
+});
+
+Deno.test({
+  name: "serve: an address in use is refused (one line, exit 2) before it traces",
+  ignore: !live,
+  async fn() {
+    const busy = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    try {
+      const port = (busy.addr as Deno.NetAddr).port;
+      const r = await runCli(["serve", "--listen", `127.0.0.1:${port}`]);
+      assertEquals(r.code, 2);
+      assertMatch(r.stderr, new RegExp(`^fusetrace: Cannot listen on 127.0.0.1:${port}: .*in use`));
+      assertEquals(r.stderr.trim().split("\n").length, 1);
+    } finally {
+      busy.close();
     }
   },
 });
