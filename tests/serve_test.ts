@@ -267,6 +267,49 @@ Deno.test({
 });
 
 Deno.test({
+  name: "serve: requests in flight at a snapshot (a 3 s LOOKUP), OpenMetrics when asked for",
+  ignore: !live,
+  async fn() {
+    const port = freePort();
+    await withTestFs({ ...TREE, latency: { lookup: { kind: "fixed", ms: 3000 } } }, async (fs) => {
+      const served = await spawnUntil([
+        `${root}cli.ts`,
+        "serve",
+        "-m",
+        fs.mountPoint,
+        "--listen",
+        `127.0.0.1:${port}`,
+        "-i",
+        "300ms",
+      ], "fusetrace serve: tracing");
+      try {
+        const inFlight = /^fusetrace_requests_in_flight\{mount="[^"]*",operation="LOOKUP"\}/;
+        const stat = new Deno.Command("stat", {
+          args: [`${fs.mountPoint}/${buildTree(TREE).files[0]}`],
+          stdout: "null",
+        }).spawn();
+        await until("the LOOKUP in flight", () => scrape(port), (t) => valueOf(t, inFlight) === 1);
+        await stat.status;
+        await until("no LOOKUP in flight", () => scrape(port), (t) => valueOf(t, inFlight) === 0);
+        const om = await fetch(`http://127.0.0.1:${port}/metrics`, {
+          headers: { accept: "application/openmetrics-text; version=1.0.0" },
+        });
+        assertMatch(om.headers.get("content-type")!, /^application\/openmetrics-text/);
+        const text = await om.text();
+        assert(text.endsWith("# EOF\n"));
+        assertMatch(text, /^# TYPE fusetrace_requests counter$/m);
+        const nope = await fetch(`http://127.0.0.1:${port}/nope`);
+        assertEquals(nope.status, 404);
+        await nope.body?.cancel();
+      } finally {
+        served.child.kill("SIGINT");
+        assertEquals((await served.finish()).status.code, 0);
+      }
+    });
+  },
+});
+
+Deno.test({
   name: "serve: an address in use is refused (one line, exit 2) before it traces",
   ignore: !live,
   async fn() {
