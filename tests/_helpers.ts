@@ -17,6 +17,18 @@ import { deviceOf, waitForMount } from "../util/fs.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 
+/** A made-up run's metadata (host and duration as given). */
+export function testMeta(host = "h", durationS = 1): Report["meta"] {
+  return {
+    host,
+    kernel: "6.18",
+    tool: "fusetrace 0.1.0",
+    bpftrace: "0.17.0",
+    start: "2026-12-02T10:00:00.000Z",
+    durationS,
+  };
+}
+
 /** Compares `actual` with a golden file; UPDATE_GOLDEN=1 rewrites it. */
 export function assertGolden(name: string, actual: string): void {
   const path = `${root}tests/testdata/golden/${name}`;

@@ -14,7 +14,7 @@ import {
   UsageError,
   writeCsv,
 } from "../mod.ts";
-import { assertEquals, assertMatch, assertThrows, root, runCli } from "./_helpers.ts";
+import { assertEquals, assertMatch, assertThrows, root, runCli, testMeta } from "./_helpers.ts";
 
 const SAMPLE = `${root}tests/testdata/cvmfs_talk_latency.csv`;
 
@@ -32,7 +32,7 @@ function run(): Report {
   lookup.minNs = ns[0]!;
   lookup.maxNs = ns.at(-1)!;
   return {
-    meta: { host: "h", kernel: "k", tool: "t", bpftrace: "b", start: "", durationS: 1 },
+    meta: testMeta(),
     rows: [lookup],
     lostEvents: 0,
     unmatched: 0,

@@ -17,7 +17,7 @@ import {
   type Report,
   unavailable,
 } from "../mod.ts";
-import { assert, assertEquals, assertMatch, root, runCli } from "./_helpers.ts";
+import { assert, assertEquals, assertMatch, root, runCli, testMeta } from "./_helpers.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 /** The page's document, in functions puppeteer runs in the page (Deno's types have no DOM). */
@@ -36,14 +36,7 @@ function run(mount: string, lookupNs: number[], host: string): Report {
   lookup.errors = { 2: 3 };
   const read = { ...lookup, plugin: "read", operation: "READ", errors: {}, bytesOut: 1 << 20 };
   return {
-    meta: {
-      host,
-      kernel: "6.18",
-      tool: "fusetrace 0.1.0",
-      bpftrace: "0.17.0",
-      start: "2026-12-02T10:00:00.000Z",
-      durationS: 3,
-    },
+    meta: testMeta(host, 3),
     rows: [lookup, read],
     lostEvents: 0,
     unmatched: 0,

@@ -19,7 +19,15 @@ import {
   unavailable,
   writeCsv,
 } from "../mod.ts";
-import { assert, assertEquals, assertMatch, runCli, spawnCli, withTestFs } from "./_helpers.ts";
+import {
+  assert,
+  assertEquals,
+  assertMatch,
+  runCli,
+  spawnCli,
+  testMeta,
+  withTestFs,
+} from "./_helpers.ts";
 
 /** A request as a test makes it up. */
 interface Ev {
@@ -43,14 +51,7 @@ function reportOf(events: Ev[], host: string): Report {
     rows.set(rowKey(id), r);
   }
   return {
-    meta: {
-      host,
-      kernel: "6.18",
-      tool: "fusetrace 0.1.0",
-      bpftrace: "0.17.0",
-      start: "2026-12-02T10:00:00.000Z",
-      durationS: 10,
-    },
+    meta: testMeta(host, 10),
     rows: [...rows.values()].map(({ ns, ...r }) => ({
       ...r,
       timed: ns.length,

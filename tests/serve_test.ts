@@ -33,6 +33,7 @@ import {
   runCli,
   spawnCli,
   spawnUntil,
+  testMeta,
   withTestFs,
 } from "./_helpers.ts";
 
@@ -41,7 +42,7 @@ const live = !!caps && !unavailable("request", caps);
 
 function report(rows: ReturnType<typeof emptyRow>[]): Report {
   return {
-    meta: { host: "h", kernel: "k", tool: "t", bpftrace: "b", start: "", durationS: 1 },
+    meta: testMeta(),
     rows,
     lostEvents: 0,
     unmatched: 0,
