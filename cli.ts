@@ -169,6 +169,7 @@ interface TraceFlags {
   uprobe: string[];
   daemon: string[];
   mapKeys?: string;
+  sample?: string;
 }
 
 /** Adds the {@link TraceFlags} options to a command. */
@@ -212,7 +213,11 @@ function withTraceFlags<C>(command: C): C {
       collect,
       [] as string[],
     )
-    .option("--map-keys <n>", "maximum keys per bpftrace map (default: sized to the trace)");
+    .option("--map-keys <n>", "maximum keys per bpftrace map (default: sized to the trace)")
+    .option(
+      "--sample <n>",
+      "time 1 request in N (2, 4, 8, … 1024); every request is still counted",
+    );
   return command;
 }
 
@@ -242,6 +247,10 @@ async function traceOptionsOf(
     return d;
   });
   const sources = sourcesOf(f.source);
+  const sample = f.sample !== undefined ? parsePositiveInt(f.sample, "--sample", 1024) : undefined;
+  if (sample !== undefined && (sample < 2 || (sample & (sample - 1)) !== 0)) {
+    throw new UsageError(`Invalid --sample "${f.sample}": a power of two from 2 to 1024`);
+  }
   const mapKeys = f.mapKeys !== undefined
     ? parsePositiveInt(f.mapKeys, "--map-keys", MAX_MAP_KEYS)
     : undefined;
@@ -278,6 +287,7 @@ async function traceOptionsOf(
       ...(f.comm ? { comm: f.comm } : {}),
       sources,
       ...(mapKeys !== undefined ? { mapKeys } : {}),
+      ...(sample ? { sample } : {}),
       daemonPids,
       ...(presetPids ? { presetPids } : {}),
       uprobes: f.uprobe,

@@ -176,14 +176,35 @@ export function formatBench(runs: BenchRun[]): string {
 export type Variant =
   | "untraced"
   | "fusetrace"
+  | "fusetrace --sample 8"
   | "fusetrace+daemon"
+  | "fusetrace+daemon --sample 8"
   | "fusetrace+analyses"
-  | "printf";
+  | "minimal.bt"
+  | "printf.bt"
+  | "empty.bt"
+  | "count.bt";
+
+/** The variants, in the table's order. */
+export const VARIANTS: readonly Variant[] = [
+  "untraced",
+  "fusetrace",
+  "fusetrace --sample 8",
+  "fusetrace+daemon",
+  "fusetrace+daemon --sample 8",
+  "fusetrace+analyses",
+  "minimal.bt",
+  "printf.bt",
+  "empty.bt",
+  "count.bt",
+];
 
 /** What each fusetrace variant traces. */
-const TRACED: Partial<Record<Variant, Pick<TraceOptions, "sources" | "plugins">>> = {
+const TRACED: Partial<Record<Variant, Pick<TraceOptions, "sources" | "plugins" | "sample">>> = {
   fusetrace: { sources: ["request"] },
+  "fusetrace --sample 8": { sources: ["request"], sample: 8 },
   "fusetrace+daemon": { sources: ["request", "daemon"] },
+  "fusetrace+daemon --sample 8": { sources: ["request", "daemon"], sample: 8 },
   // Every timing plugin and the three analyses (which need the daemon's side too).
   "fusetrace+analyses": {
     sources: ["request", "daemon"],
@@ -206,20 +227,19 @@ export interface OverheadResult {
   max: number;
   /** Median BPF program run time per stat() call, ns (kernel.bpf_stats_enabled accounting). */
   bpfNsPerOp: number;
+  /** The same per FUSE request (the storm's requests, as fusetrace counted them). */
+  bpfNsPerRequest: number;
+  /** FUSE requests per storm (median of the fusetrace variants' counts). */
+  requests: number;
 }
 
-const NAIVE = `tracepoint:fuse:fuse_request_send {
-  printf("send %d %d %d %d\\n", args->connection, args->unique, args->opcode, nsecs);
-}
-tracepoint:fuse:fuse_request_end {
-  printf("end %d %d %d %d\\n", args->connection, args->unique, args->error, nsecs);
-}
-`;
+/** The reference scripts of the overhead table, shipped beside this file. */
+const SCRIPTS = new URL("./scripts/", import.meta.url).pathname;
 
-/** Runs `fn` under the naive per-event script (its output read and discarded, as a consumer would). */
-async function naiveRun<T>(fn: (bpftracePid: number) => Promise<T>): Promise<T> {
+/** Runs `fn` under a bpftrace script (its output read and discarded, as a consumer would). */
+async function scriptRun<T>(script: string, fn: (bpftracePid: number) => Promise<T>): Promise<T> {
   const child = new Deno.Command(findBpftrace(), {
-    args: ["-e", NAIVE],
+    args: [`${SCRIPTS}${script}`],
     env: { __BPFTRACE_NOTIFY_PROBES_ATTACHED: "1" },
     stdout: "piped",
     stderr: "piped",
@@ -259,20 +279,22 @@ function stats(xs: number[]) {
  * printf script, in a rotated order; ratios to the round's untraced run.
  */
 export async function measureOverhead(
-  o: { mount: string; repeat?: number; cpu?: number; progress?: (s: string) => void },
+  o: {
+    mount: string;
+    repeat?: number;
+    cpu?: number;
+    progress?: (s: string) => void;
+    /** Default: every variant. */
+    variants?: readonly Variant[];
+  },
 ): Promise<OverheadResult[]> {
   const cpu = o.cpu ?? 0;
   const files = await listFiles(o.mount);
   const list = Deno.makeTempFileSync({ suffix: ".list" });
   Deno.writeTextFileSync(list, files.join("\n"));
   await pinDaemons(o.mount, cpu);
-  const variants: Variant[] = [
-    "untraced",
-    "fusetrace",
-    "fusetrace+daemon",
-    "fusetrace+analyses",
-    "printf",
-  ];
+  const variants = o.variants ?? VARIANTS;
+  const requests: number[] = [];
   const ms = new Map<Variant, number[]>(variants.map((v) => [v, []]));
   const bpf = new Map<Variant, number[]>(variants.map((v) => [v, []]));
   // One storm; with a tracer's pid, also the BPF run time it cost per stat() call.
@@ -293,10 +315,16 @@ export async function measureOverhead(
         for (const v of order) {
           let t: number;
           if (v === "untraced") t = await storm(v);
-          else if (v === "printf") t = await naiveRun((pid) => storm(v, pid));
+          else if (v.endsWith(".bt")) t = await scriptRun(v, (pid) => storm(v, pid));
           else {
-            t = (await traceDuring({ mounts: [o.mount], ...TRACED[v] }, (pid) => storm(v, pid)))
-              .result;
+            const r = await traceDuring(
+              { mounts: [o.mount], ...TRACED[v] },
+              (pid) => storm(v, pid),
+            );
+            t = r.result;
+            requests.push(
+              r.report.rows.filter((x) => x.source === "request").reduce((n, x) => n + x.count, 0),
+            );
           }
           ms.get(v)!.push(t);
         }
@@ -306,6 +334,7 @@ export async function measureOverhead(
     Deno.removeSync(list);
   }
   const base = ms.get("untraced")!;
+  const perStorm = requests.length ? stats(requests).median : files.length;
   return variants.map((v) => {
     const xs = ms.get(v)!;
     const ratios = xs.map((x, i) => x / base[i]!);
@@ -316,6 +345,8 @@ export async function measureOverhead(
       ratios,
       ...stats(ratios),
       bpfNsPerOp: ns.length ? stats(ns).median : 0,
+      bpfNsPerRequest: ns.length ? stats(ns).median * files.length / perStorm : 0,
+      requests: perStorm,
     };
   });
 }
@@ -323,7 +354,7 @@ export async function measureOverhead(
 /** The overhead table: wall time and ratio to untraced (min/median/max over rounds). */
 export function formatOverhead(results: OverheadResult[], requests?: number): string {
   const pct = (r: number) => `${r >= 1 ? "+" : ""}${((r - 1) * 100).toFixed(1)}%`;
-  const lines = [["VARIANT", "MEDIAN WALL", "MIN", "MEDIAN", "MAX", "BPF/STAT"]];
+  const lines = [["VARIANT", "MEDIAN WALL", "MIN", "MEDIAN", "MAX", "BPF/STAT", "BPF/REQUEST"]];
   for (const r of results) {
     lines.push([
       r.variant,
@@ -332,11 +363,14 @@ export function formatOverhead(results: OverheadResult[], requests?: number): st
       pct(r.median),
       pct(r.max),
       r.bpfNsPerOp ? `${Math.round(r.bpfNsPerOp)}ns` : "-",
+      r.bpfNsPerRequest ? `${Math.round(r.bpfNsPerRequest)}ns` : "-",
     ]);
   }
   return `${columns(lines)}${
     requests
-      ? `\n(${requests} stat() calls per storm; BPF/STAT: kernel-accounted BPF run time)`
+      ? `\n(${requests} stat() calls, ${
+        results.find((r) => r.requests)?.requests ?? "?"
+      } FUSE requests per storm; BPF: kernel-accounted BPF run time per stat() and per request)`
       : ""
   }`;
 }

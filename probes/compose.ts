@@ -151,6 +151,12 @@ export interface ComposeOptions {
   intervalMs?: number;
   /** Each snapshot also prints the requests in flight (an exporter's gauge; a trace needs none). */
   inFlightSnapshots?: boolean;
+  /**
+   * Time 1 request in `sample` (a power of two ≥ 2): those whose unique id has `(unique >> 1) &
+   * (sample − 1) == 0`, so the end of any other request touches no map. Every request is still
+   * counted, at its send.
+   */
+  sample?: number;
   /** End the trace when the thread with this id (the tracer's main thread) exits. */
   watchPid?: number;
   /** Maximum keys per map. Default 4096. */
@@ -179,6 +185,13 @@ export interface Composed {
   countsUnmatched: boolean;
   /** Plugin maps by bpftrace name (see {@link ProgramBuilder.map}). */
   pluginMaps?: Map<string, PluginMap>;
+  /** Requests are timed 1 in this many (see {@link ComposeOptions.sample}). */
+  sample?: number;
+  /**
+   * The request source counts a request that gets a reply where it times it (its stats() count)
+   * or, still in flight, from the pairing map; at send only those without a reply.
+   */
+  countsAtEnd?: boolean;
 }
 
 /**
@@ -197,6 +210,12 @@ export function compose(o: ComposeOptions): Composed {
     throw new TypeError(
       `bpftrace ${o.version.join(".")} has no raw tracepoints to pair requests by pointer`,
     );
+  }
+  if (o.sample !== undefined && (o.sample < 1 || (o.sample & (o.sample - 1)) !== 0)) {
+    throw new TypeError(`--sample ${o.sample}: a power of two (2, 4, 8, …)`);
+  }
+  if (o.sample && o.sample > 1 && !(o.request ?? true)) {
+    throw new TypeError("--sample needs the request source: its sends count every request");
   }
   // Ownership among the selected plugins only; `other` takes what no known plugin lists.
   const owners = opcodeOwners(o.plugins);
@@ -286,6 +305,7 @@ export function compose(o: ComposeOptions): Composed {
     ...(other ? { otherPlugin: other.name } : {}),
     countsUnmatched: request && !ctx.filtered,
     pluginMaps: contributions.maps,
+    ...(o.sample && o.sample > 1 ? { sample: o.sample } : { countsAtEnd: request }),
   };
 }
 
@@ -488,6 +508,23 @@ function requestProbes(ctx: Ctx): { send: string[]; end: string[] } {
   const f = requestFields(ctx);
   const byUnique = o.requestKey !== "pointer";
   const conds = [...ctx.opConds, ...mountConds(o, "$c"), ...whoConds(o)];
+  if (o.sample && o.sample > 1) {
+    if (!byUnique) {
+      throw new TypeError(
+        "--sample needs request ids: this kernel sends unique 0 at fuse_request_send (Linux " +
+          "6.12–6.17), so requests are paired by address, which cannot be sampled fairly",
+      );
+    }
+    if (o.slowNs) throw new TypeError("--slow logs every slow request: it cannot be sampled");
+    const hooked = (["request.end", "daemon.reply"] as const).filter((h) => ctx.hooks.at(h).length);
+    if (hooked.length) {
+      throw new TypeError(
+        `--sample: plugins that look at replies (${hooked.join(", ")}: negative, requesters, ` +
+          "sizes) would see only the sampled ones; trace them without --sample",
+      );
+    }
+  }
+  const sampled = sampledCond(o, f.key);
   const send = [
     ...f.prelude,
     `$c = (uint64)${f.conn};`,
@@ -497,10 +534,13 @@ function requestProbes(ctx: Ctx): { send: string[]; end: string[] } {
       // Bytes to the daemon only where a request carries data (WRITE, SETXATTR): a map
       // update per request costs more than the names LOOKUPs carry are worth.
       `if ($op == 16 || $op == 21) { ${MAP.bytesIn}[1, $c, $op] = sum(${f.len} - 40); }`,
-      // Every request is counted here, where nothing can lose it; timed requests are those the
-      // pairing map held (a full map loses timings, never counts: the report says how many).
-      `${MAP.count}[1, $c, $op] = count();`,
-      `if (!(${NO_REPLY_COND})) {`,
+      // Sampled, every request is counted here; timing each, only those without a reply are:
+      // the others are counted where they are timed (stats() at the end) or, still in flight at
+      // exit, in the pairing map — a count at send would be a third map update per request.
+      ...(sampled
+        ? [`${MAP.count}[1, $c, $op] = count();`]
+        : [`if (${NO_REPLY_COND}) { ${MAP.count}[1, $c, $op] = count(); }`]),
+      `if (!(${NO_REPLY_COND})${sampled ? ` && ${sampled}` : ""}) {`,
       `  ${MAP.inFlight}[$c, ${f.key}] = ${PACKED};`,
       // --slow: the requester as the kernel sees it at the request (it may be gone at the end).
       ...(o.slowNs ? [`  @who[$c, ${f.key}] = pid;`, `  @whoc[$c, ${f.key}] = comm;`] : []),
@@ -511,7 +551,7 @@ function requestProbes(ctx: Ctx): { send: string[]; end: string[] } {
     ]),
   ];
   for (
-    const m of [MAP.lat, MAP.stats, MAP.min, MAP.max, MAP.err, MAP.count, MAP.bytesIn, MAP.bytesOut]
+    const m of [MAP.lat, MAP.stats, MAP.err, MAP.count, MAP.bytesIn, MAP.bytesOut]
   ) {
     ctx.used.add(m);
   }
@@ -519,11 +559,20 @@ function requestProbes(ctx: Ctx): { send: string[]; end: string[] } {
   if (!filtered) ctx.used.add(MAP.unmatched);
   // One clock read per probe: total = queue + service + transit exactly.
   const end = [
-    `$now = nsecs;`,
+    // Sampled: the end of a request that was not timed reads no clock and touches no map.
+    sampled ? `$now = (uint64)0;` : `$now = nsecs;`,
     ...f.prelude,
     `$c = (uint64)${f.conn};`,
     `$k = ${f.key};`,
-    `$v = ${MAP.inFlight}[$c, $k];`,
+    ...(sampled
+      ? [
+        `$v = (uint64)0;`,
+        `if (${sampledCond(o, "$k")}) {`,
+        `  $now = nsecs;`,
+        `  $v = ${MAP.inFlight}[$c, $k];`,
+        `}`,
+      ]
+      : [`$v = ${MAP.inFlight}[$c, $k];`]),
     ...latencyVars(
       "$op",
       ...(ctx.hooks.at("request.end").length ? ["$err", "$len"] : []),
@@ -585,7 +634,10 @@ function requestProbes(ctx: Ctx): { send: string[]; end: string[] } {
         `}`,
       ])
       : []),
-    ...(filtered ? [] : [`} else {`, `  ${MAP.unmatched} = count();`]),
+    ...(filtered ? [] : [
+      sampled ? `} else if (${sampledCond(o, "$k")}) {` : `} else {`,
+      `  ${MAP.unmatched} = count();`,
+    ]),
     `}`,
   ];
   return {
@@ -602,7 +654,13 @@ function sentProbe(ctx: Ctx): string[] {
     "{",
     `  $c = (uint64)${ctx.d.arg("connection")};`,
     `  $k = ${ctx.d.arg("unique")};`,
-    `  if (${MAP.inFlight}[$c, $k] != 0) { @snt[$c, $k] = nsecs; }`,
+    ...(sampledCond(ctx.o, "$k")
+      ? [
+        `  if (${
+          sampledCond(ctx.o, "$k")
+        } && ${MAP.inFlight}[$c, $k] != 0) { @snt[$c, $k] = nsecs; }`,
+      ]
+      : [`  if (${MAP.inFlight}[$c, $k] != 0) { @snt[$c, $k] = nsecs; }`]),
     "}",
     "",
   ];
@@ -627,7 +685,8 @@ function daemonProbes(ctx: Ctx, daemons: readonly DaemonTarget[]): string[] {
       ).join("\n") + "\n}").split("\n")
       : connectionOfFd(fd);
   const selected = mountConds(ctx.o, "$c").map((c) => ` && ${c}`).join("");
-  for (const m of [MAP.lat, MAP.stats, MAP.min, MAP.max, MAP.err, MAP.count, MAP.daemonMissed]) {
+  const dsampled = sampledCond(ctx.o, "$u");
+  for (const m of [MAP.lat, MAP.stats, MAP.err, MAP.count, MAP.daemonMissed]) {
     ctx.used.add(m);
   }
   const read = [
@@ -649,7 +708,7 @@ function daemonProbes(ctx: Ctx, daemons: readonly DaemonTarget[]): string[] {
     ...indent(guarded(ctx.opConds, [
       `if (${NO_REPLY_COND}) {`,
       `  ${MAP.count}[4, $c, $op] = count();`,
-      `} else {`,
+      `} else ${dsampled ? `if (${dsampled}) ` : ""}{`,
       `  @dr[$c, $u] = ${PACKED};`,
       `}`,
       ...hookPrelude(ctx, "daemon.request", []),
@@ -662,7 +721,9 @@ function daemonProbes(ctx: Ctx, daemons: readonly DaemonTarget[]): string[] {
   const reply = [
     `$h = *uptr((uint64*)${a("vec")});`,
     `$u = *uptr((uint64*)($h + 8));`,
-    `$v = @dr[$c, $u];`,
+    ...(dsampled
+      ? [`$v = (uint64)0;`, `if (${dsampled}) {`, `  $v = @dr[$c, $u];`, `}`]
+      : [`$v = @dr[$c, $u];`]),
     ...latencyVars("$op", "$q", ...(replyHooks ? ["$err", "$body"] : [])),
     `if ($v != 0) {`,
     `  $op = $v & 63;`,
@@ -683,7 +744,7 @@ function daemonProbes(ctx: Ctx, daemons: readonly DaemonTarget[]): string[] {
     ]),
     ...(split && ctx.o.requestKey !== "pointer"
       ? [
-        `} else {`,
+        dsampled ? `} else if (${dsampled}) {` : `} else {`,
         `  // Read before tracing began: counted from the request, not timed.`,
         `  $v = ${MAP.inFlight}[$c, $u];`,
         `  if ($v != 0) { ${MAP.count}[4, $c, $v & 63] = count(); }`,
@@ -774,7 +835,7 @@ function timedProbes(ctx: Ctx, timed: Timed[]): string[] {
     ? ` /${o.uprobePids.map((p) => `pid == ${p}`).join(" || ")}/`
     : "";
   timed.forEach((t, i) => {
-    for (const m of [MAP.lat, MAP.stats, MAP.min, MAP.max]) ctx.used.add(m);
+    for (const m of [MAP.lat, MAP.stats]) ctx.used.add(m);
     const src = SOURCE_ID[t.entry.source];
     const pred = t.entry.source === "uprobe" ? daemonPred : whoPred;
     out.push(`${t.enter}${pred}`, "{", `  @fs[tid, ${i}] = nsecs;`, "}", "");
@@ -801,6 +862,14 @@ function timedProbes(ctx: Ctx, timed: Timed[]): string[] {
 function hookPrelude(ctx: Ctx, hook: Hook, vars: string[]): string[] {
   const statements = ctx.hooks.at(hook);
   return statements.length ? [...vars, ...statements] : [];
+}
+
+/**
+ * The condition a request's id must meet to be timed under `--sample` ("" when every request is):
+ * the same at send, at the daemon's read and reply, and at the end.
+ */
+function sampledCond(o: ComposeOptions, unique: string): string {
+  return o.sample && o.sample > 1 ? `((${unique} >> 1) & ${o.sample - 1}) == 0` : "";
 }
 
 /** `into` = floor(log2(value)), 0 for 0 and 1: six comparisons, no loop. */
@@ -848,8 +917,6 @@ function aggregate(key: string): string[] {
     `if ($e >= ${s}) { $b = (($e - ${s - 1}) << ${s}) + (($d >> ($e - ${s})) & ${(1 << s) - 1}); }`,
     `${MAP.lat}[${key}, $b] = count();`,
     `${MAP.stats}[${key}] = stats($d);`,
-    `${MAP.min}[${key}] = min($d);`,
-    `${MAP.max}[${key}] = max($d);`,
   ];
 }
 

@@ -13,8 +13,8 @@ import {
   SOURCE_ID,
 } from "./schema.ts";
 import type { MapEntry, ProbePlugin } from "./plugin.ts";
-import { NO_REPLY, opcodeName } from "./opcodes.ts";
-import { totalCount } from "./hist.ts";
+import { opcodeName } from "./opcodes.ts";
+import { bucketRange, totalCount } from "./hist.ts";
 import {
   emptyRow,
   type OpRow,
@@ -29,7 +29,7 @@ import {
 export interface DecodeContext {
   composed:
     & Pick<Composed, "table" | "opcodePlugin" | "otherPlugin">
-    & Partial<Pick<Composed, "env" | "pluginMaps">>;
+    & Partial<Pick<Composed, "env" | "pluginMaps" | "sample" | "countsAtEnd">>;
   /** Mount point of a connection number. */
   mountOf: (connection: number) => string;
   meta: RunMeta;
@@ -50,10 +50,18 @@ export type DecodedEvent =
   | { kind: "slow"; request: SlowRequest }
   | { kind: "none" };
 
+/** The sources `--sample` samples. */
+const SAMPLED_SOURCES: ReadonlySet<string> = new Set([
+  "request",
+  "queue",
+  "daemon",
+  "transit",
+  "served",
+]);
+
 /** Streaming decoder: feed it lines with {@link Decoder.push}, end with {@link Decoder.finish}. */
 export class Decoder {
   #maps: Maps = new Map();
-  #final = false;
   #lost = 0;
   #inFlight: number[] = [];
   constructor(readonly ctx: DecodeContext) {}
@@ -91,13 +99,12 @@ export class Decoder {
       case "printf": {
         const text = String(msg.data).trim();
         if (text === SNAPSHOT_MARK) {
-          const report = this.#report(false);
+          const report = this.#report();
           this.#maps = new Map();
           return { kind: "snapshot", report };
         }
         if (text === END_MARK) {
           this.#maps = new Map();
-          this.#final = true;
           return { kind: "none" };
         }
         if (text.startsWith(`${SLOW_MARK} `)) {
@@ -135,10 +142,10 @@ export class Decoder {
 
   /** The exit dump as a report (call after bpftrace ended). */
   finish(): Report {
-    return this.#report(this.#final);
+    return this.#report();
   }
 
-  #report(final: boolean): Report {
+  #report(): Report {
     const rows = new Map<string, OpRow>();
     const rank = new Map<OpRow, number>(); // opcode, or table index
     const { composed, mountOf } = this.ctx;
@@ -174,16 +181,15 @@ export class Decoder {
       const r = row(s!, c!, op!);
       (r.buckets as Map<number, number>).set(b!, (r.buckets.get(b!) ?? 0) + n);
     });
-    // stats(): the exact timed count and sum, even if the histogram map ran out of keys.
+    // stats(): the exact timed count and sum, even if the histogram map ran out of keys; the
+    // count of every source's requests but a sampled request source's (counted at send).
     const st = this.#maps.get(MAP.stats);
     let dropped = 0;
-    const timed = new Map<OpRow, number>(); // request source: counted at send, timed at end
     for (const [key, v] of Object.entries(typeof st === "object" ? st : {})) {
       const [s, c, op] = key.split(",").map(Number);
       const r = row(s!, c!, op!);
       const { count, total } = v as { count: number | string; total: number | string };
-      if (s === SOURCE_ID.request) timed.set(r, Number(count));
-      else r.count += Number(count);
+      if (s !== SOURCE_ID.request || composed.countsAtEnd) r.count += Number(count);
       r.sumNs = Number(total);
       if (Number(count) > totalCount(r.buckets)) r.timed = Number(count);
       dropped += Number(count) - totalCount(r.buckets);
@@ -193,8 +199,14 @@ export class Decoder {
     const lat = this.#maps.get(MAP.lat);
     const limit = Number(composed.env?.BPFTRACE_MAX_MAP_KEYS ?? Infinity);
     if (typeof lat !== "object" || Object.keys(lat).length < limit) dropped = 0;
-    each(MAP.min, ([s, c, op], n) => void (row(s!, c!, op!).minNs = n));
-    each(MAP.max, ([s, c, op], n) => void (row(s!, c!, op!).maxNs = n));
+    // Min and max to the buckets' resolution (1/32): a min() and a max() per request cost two
+    // map updates, more than the rest of the timing.
+    for (const r of rows.values()) {
+      const used = [...r.buckets.keys()];
+      if (!used.length) continue;
+      r.minNs = bucketRange(Math.min(...used))[0];
+      r.maxNs = bucketRange(Math.max(...used))[1] - 1;
+    }
     each(MAP.count, ([s, c, op], n) => void (row(s!, c!, op!).count += n));
     each(MAP.bytesIn, ([s, c, op], n) => void (row(s!, c!, op!).bytesIn = n));
     each(MAP.bytesOut, ([s, c, op], n) => void (row(s!, c!, op!).bytesOut = n));
@@ -217,15 +229,21 @@ export class Decoder {
         rows.set(rowKey(r), r);
       }
     }
-    let untimed = 0;
-    // At exit, and at snapshots that printed them (inFlightSnapshots).
-    for (const key of this.#inFlight) row(1, Math.floor(key / 64), key % 64).inFlight++;
+    // At exit, and at snapshots that printed them (inFlightSnapshots); counted there too unless
+    // counted at send.
+    for (const key of this.#inFlight) {
+      const r = row(SOURCE_ID.request, Math.floor(key / 64), key % 64);
+      r.inFlight++;
+      if (composed.countsAtEnd) r.count++;
+    }
+    // A full pairing map loses requests (counted at send: their timings; else them): say so.
+    const pairingFull =
+      this.#inFlight.length >= Number(composed.env?.BPFTRACE_MAX_MAP_KEYS ?? Infinity);
     this.#inFlight = [];
-    if (final) {
-      // Counted at send, neither timed nor in flight: their send did not fit the pairing map.
+    // --sample: the request source's rows and the parts of its requests are timed 1 in N.
+    if (composed.sample) {
       for (const r of rows.values()) {
-        if (r.source !== "request" || NO_REPLY.has(rank.get(r) ?? -1)) continue;
-        untimed += Math.max(0, r.count - (timed.get(r) ?? 0) - r.inFlight);
+        if (SAMPLED_SOURCES.has(r.source)) r.sample = composed.sample;
       }
     }
     const unmatched = this.#maps.get(MAP.unmatched);
@@ -259,7 +277,7 @@ export class Decoder {
       ...(unpairable ? { unpairable } : {}),
       ...(missed ? { daemonMissed: missed } : {}),
       ...(dropped > 0 ? { histogramDropped: dropped } : {}),
-      ...(untimed > 0 ? { untimed } : {}),
+      ...(pairingFull ? { pairingFull } : {}),
     };
   }
 

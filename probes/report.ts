@@ -62,7 +62,10 @@ export interface OpRow {
    * the histogram's total.
    */
   timed?: number;
-  /** Exact minimum, maximum and sum of the timed latencies, in ns. */
+  /**
+   * Minimum and maximum of the timed latencies to the histogram's resolution (the lowest bucket's
+   * lower edge, the highest's upper edge: within 1/32), and their exact sum, in ns.
+   */
   minNs: number;
   maxNs: number;
   sumNs: number;
@@ -70,6 +73,11 @@ export interface OpRow {
   buckets: Buckets;
   /** Requests still unanswered when the trace stopped. */
   inFlight: number;
+  /**
+   * `--sample N`: latencies (and the errors, bytes and parts of replies) are of 1 in N requests;
+   * `count` is still every request. Absent: every request was timed.
+   */
+  sample?: number;
 }
 
 /** What a run was. */
@@ -117,10 +125,10 @@ export interface Report {
   /** Timed requests missing from the histograms because a map ran out of keys (raise mapKeys). */
   histogramDropped?: number;
   /**
-   * Requests counted (at send) but not timed: the pairing map was full when they were sent
-   * (raise mapKeys). Counts stay exact.
+   * The pairing map was full at the end (`--map-keys` too small, or requests that never end):
+   * requests sent meanwhile were neither timed nor, unless counted at send (`--sample`), counted.
    */
-  untimed?: number;
+  pairingFull?: boolean;
   /**
    * Why the trace ended otherwise than asked: a traced mount went away, or bpftrace died (then
    * the report is its last snapshot).
@@ -156,7 +164,7 @@ export function mountTotals(report: Report): MountTotal[] {
     if (r.source !== source) continue;
     const t = by.get(r.mount) ?? { mount: r.mount, source, requests: 0, sumNs: 0 };
     t.requests += r.count;
-    t.sumNs += r.sumNs;
+    t.sumNs += totalTimeNs(r);
     by.set(r.mount, t);
   }
   return [...by.values()].sort((a, b) => a.mount < b.mount ? -1 : a.mount > b.mount ? 1 : 0);
@@ -189,6 +197,16 @@ export interface LatencySummary {
   p99: number;
   p999: number;
   max: number;
+}
+
+/**
+ * The time a row's requests took in all, ns: the exact sum, or for a sampled row (`--sample`) the
+ * sum of the timed ones scaled to all the row's answered requests.
+ */
+export function totalTimeNs(row: OpRow): number {
+  const timed = row.timed ?? totalCount(row.buckets);
+  if (!row.sample || row.sample <= 1 || !timed) return row.sumNs;
+  return row.sumNs * Math.max(row.count - row.inFlight, timed) / timed;
 }
 
 /** Number of error replies of a row. */
@@ -310,7 +328,7 @@ export function subtractReports(later: Report, earlier: Report): Report {
     ...(later.histogramDropped
       ? { histogramDropped: later.histogramDropped - (earlier.histogramDropped ?? 0) }
       : {}),
-    ...(later.untimed ? { untimed: later.untimed } : {}),
+    ...(later.pairingFull ? { pairingFull: true } : {}),
     ...(later.ioUring ? { ioUring: later.ioUring } : {}),
     ...(later.ended ? { ended: later.ended } : {}),
   };

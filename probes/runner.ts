@@ -83,6 +83,11 @@ export interface TraceOptions {
   onSnapshot?: (report: Report) => void;
   /** Snapshots carry the requests in flight (each prints the pairing map: an exporter's gauge). */
   inFlight?: boolean;
+  /**
+   * Time 1 request in N (a power of two), chosen by its id so that the others cost no map
+   * access at their end; every request is still counted (see {@link ComposeOptions.sample}).
+   */
+  sample?: number;
   /** Log requests slower than this (ms) through `onSlow`. */
   slowMs?: number;
   /** Called with each request slower than `slowMs`, as it ends. */
@@ -226,6 +231,7 @@ export function prepare(o: TraceOptions = {}): Prepared {
     // Without intervals, a checkpoint every CHECKPOINT_MS: what a killed bpftrace loses.
     intervalMs: Math.ceil(o.intervalMs ?? CHECKPOINT_MS),
     ...(o.inFlight ? { inFlightSnapshots: true } : {}),
+    ...(o.sample && o.sample > 1 ? { sample: o.sample } : {}),
     ...(o.slowMs ? { slowNs: o.slowMs * 1e6 } : {}),
     mapKeys: o.mapKeys ?? mapKeysFor(
       (sources.request ? 1 : 0) + (sources.daemon ? (sources.request ? 3 : 1) : 0) +

@@ -29,11 +29,12 @@ export const MAP = {
   lat: "@lat",
   /** stats(): exact timed count and sum. */
   stats: "@st",
-  min: "@min",
-  max: "@max",
   /** Errors by errno. */
   err: "@err",
-  /** Counts (requests at send; untimed daemon requests). */
+  /**
+   * Counts: requests without a reply (all requests with --sample) at send, untimed daemon
+   * requests.
+   */
   count: "@cnt",
   /** Payload bytes to and from the daemon. */
   bytesIn: "@bin",
@@ -54,8 +55,6 @@ export const MAP = {
 export const REPORTED_MAPS: readonly string[] = [
   MAP.lat,
   MAP.stats,
-  MAP.min,
-  MAP.max,
   MAP.err,
   MAP.count,
   MAP.bytesIn,

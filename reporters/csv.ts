@@ -15,6 +15,7 @@
  * | min_ns … max_ns | min, mean, p50, p90, p99, p99.9, max latency (mean and percentiles derived) |
  * | sum_ns | exact sum of latencies |
  * | buckets | the histogram, `index:count;…` (log-linear buckets, see probes/hist.ts) |
+ * | sample | N when latencies are of 1 in N requests (`--sample`), else empty |
  * @module
  */
 import { parse } from "npm:csv-parse@^6.1.0/sync";
@@ -65,7 +66,11 @@ export const COLUMNS = [
   "max_ns",
   "sum_ns",
   "buckets",
+  "sample",
 ] as const;
+
+/** The columns of files written before `sample` was added (read as unsampled). */
+const COLUMNS_BEFORE_SAMPLE = COLUMNS.slice(0, -1);
 
 function num(x: number): string {
   return Number.isFinite(x) ? String(Math.round(x)) : "";
@@ -102,6 +107,7 @@ export function writeCsv(report: Report): string {
       num(s.max),
       String(r.sumNs),
       [...r.buckets].sort((a, b) => a[0] - b[0]).map(([b, c]) => `${b}:${c}`).join(";"),
+      r.sample ? String(r.sample) : "",
     ];
   });
   if (!rows.length) rows.push([...head, ...COLUMNS.slice(head.length).map(() => "")]);
@@ -133,7 +139,7 @@ export function parseRecords(text: string, file: string): CsvRecord[] {
 
 /** Is this text a fusetrace CSV (by its header)? */
 export function isFusetraceCsv(text: string): boolean {
-  return text.startsWith(COLUMNS.join(","));
+  return text.startsWith(COLUMNS_BEFORE_SAMPLE.join(","));
 }
 
 /**
@@ -145,7 +151,12 @@ export function readCsv(text: string, file: string): Report {
   if (!text.trim()) throw new UsageError(`${file}: empty file`);
   const records = parseRecords(text, file);
   const header = records[0]!.record;
-  if (header.join(",") !== COLUMNS.join(",")) {
+  const width = header.join(",") === COLUMNS.join(",")
+    ? COLUMNS.length
+    : header.join(",") === COLUMNS_BEFORE_SAMPLE.join(",")
+    ? COLUMNS_BEFORE_SAMPLE.length
+    : 0;
+  if (!width) {
     throw new UsageError(`${file}:1: not a fusetrace CSV header (expected "${COLUMNS[0]},…")`);
   }
   const rows: OpRow[] = [];
@@ -153,10 +164,10 @@ export function readCsv(text: string, file: string): Report {
   let meta: Report["meta"] | undefined;
   for (const { record, info } of records.slice(1)) {
     const at = `${file}:${info.lines}`;
-    if (record.length !== COLUMNS.length) {
-      throw new UsageError(`${at}: expected ${COLUMNS.length} columns, found ${record.length}`);
+    if (record.length !== width) {
+      throw new UsageError(`${at}: expected ${width} columns, found ${record.length}`);
     }
-    const f = Object.fromEntries(COLUMNS.map((c, i) => [c, record[i]!])) as Record<
+    const f = Object.fromEntries(COLUMNS.map((c, i) => [c, record[i] ?? ""])) as Record<
       typeof COLUMNS[number],
       string
     >;
@@ -220,6 +231,13 @@ export function readCsv(text: string, file: string): Report {
       throw new UsageError(`${at}: timed ${f.timed} is below the buckets' total`);
     }
     if (int("timed") > totalCount(buckets)) row.timed = int("timed");
+    if (f.sample !== "") {
+      const n = int("sample");
+      if (n < 2 || (n & (n - 1)) !== 0) {
+        throw new UsageError(`${at}: sample "${f.sample}" is not a power of two ≥ 2`);
+      }
+      row.sample = n;
+    }
     const first = seen.get(rowKey(row));
     if (first !== undefined) {
       throw new UsageError(`${at}: the same source, mount, plugin and operation as line ${first}`);

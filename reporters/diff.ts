@@ -32,7 +32,14 @@
 // line start 0.3 s here, seconds under emulation).
 import jStat from "npm:jstat@^1.9.6";
 import { addBuckets, type Buckets, quantile, totalCount } from "../probes/hist.ts";
-import { emptyRow, type OpRow, type Report, rowKey, SOURCE_NAMES } from "../probes/report.ts";
+import {
+  emptyRow,
+  type OpRow,
+  type Report,
+  rowKey,
+  SOURCE_NAMES,
+  totalTimeNs,
+} from "../probes/report.ts";
 import { UsageError } from "../util/errors.ts";
 import { LEGACY_TOOL } from "./legacy.ts";
 
@@ -241,7 +248,7 @@ export function compareRuns(
   const blockTotal = new Map<string, number>();
   for (const { id, sa } of prepared) {
     const k = blockOf(id);
-    blockTotal.set(k, (blockTotal.get(k) ?? 0) + mean(sa.runs.map((r) => r.sumNs)));
+    blockTotal.set(k, (blockTotal.get(k) ?? 0) + mean(sa.runs.map(totalTimeNs)));
   }
   const mountTotal = (r: OpRow) =>
     blockTotal.get(blockOf({ mount: r.mount, source: "request" })) ?? blockTotal.get(blockOf(r))!;
@@ -317,8 +324,8 @@ function compareRow(
   const spread = (xs: number[]) => Math.max(...xs) - Math.min(...xs);
   const countMoved = countClass === "yellow" &&
     Math.abs(delta) > Math.max(spread(countsA), spread(countsB));
-  const sumA = mean(sa.runs.map((r) => r.sumNs));
-  const sumB = mean(sb.runs.map((r) => r.sumNs));
+  const sumA = mean(sa.runs.map(totalTimeNs));
+  const sumB = mean(sb.runs.map(totalTimeNs));
   const addedNs = sumB - sumA;
   const latency = {} as Record<PercentileName, PercentileDiff>;
   for (const [name, q] of PERCENTILES) {

@@ -10,7 +10,9 @@
 import { createRequire } from "node:module";
 import type { ProbePlugin } from "../probes/plugin.ts";
 import { bucketRange, type Buckets, totalCount } from "../probes/hist.ts";
-import { errorCount, type OpRow, type Report, summarize } from "../probes/report.ts";
+import { errorCount, type OpRow, type Report, summarize, totalTimeNs } from "../probes/report.ts";
+
+const totalTimeOf = (r: OpRow | undefined) => (r ? totalTimeNs(r) : 0);
 import { fmtNs } from "../util/format.ts";
 import { VERSION } from "../util/version.ts";
 import { cvmfsCells, type CvmfsComparison } from "./cvmfs.ts";
@@ -322,6 +324,16 @@ export async function renderHtml(runs: readonly HtmlRun[], o: HtmlOptions = {}):
   body.push(
     `<noscript><p class="note">The charts need JavaScript; the tables hold every figure.</p></noscript>`,
   );
+  const sampled = [
+    ...new Set(reports.flatMap((r) => r.rows.map((x) => x.sample)).filter((n) => n)),
+  ];
+  if (sampled.length) {
+    body.push(
+      `<p class="note">Latency from 1 in ${
+        sampled.join(" or ")
+      } requests (--sample); counts are of every request.</p>`,
+    );
+  }
 
   if (runs.length === 2) {
     const d = compareRuns([reports[0]!], [reports[1]!]);
@@ -346,7 +358,7 @@ export async function renderHtml(runs: readonly HtmlRun[], o: HtmlOptions = {}):
   for (const mount of mounts) {
     body.push(`<h2>${esc(mount)}</h2>`);
     const byOp = reports.map((r) => new Map(timedRows(r, mount).map((x) => [x.operation, x])));
-    const total = (op: string) => Math.max(...byOp.map((m) => m.get(op)?.sumNs ?? 0));
+    const total = (op: string) => Math.max(...byOp.map((m) => totalTimeOf(m.get(op))));
     const ops = [...new Set(byOp.flatMap((m) => [...m.keys()]))].sort((a, b) =>
       total(b) - total(a) || a.localeCompare(b)
     );
@@ -366,7 +378,7 @@ export async function renderHtml(runs: readonly HtmlRun[], o: HtmlOptions = {}):
           ns(s.p90),
           ns(s.p99),
           ns(s.max),
-          fmtNs(r.sumNs),
+          fmtNs(totalTimeNs(r)),
         ]);
       });
     }
@@ -380,7 +392,7 @@ export async function renderHtml(runs: readonly HtmlRun[], o: HtmlOptions = {}):
           ops,
           byOp,
           labels,
-          (r) => r.sumNs / 1e6,
+          (r) => totalTimeNs(r) / 1e6,
           "ms",
         ),
       ),

@@ -6,7 +6,7 @@
  * ```text
  * { "format": "fusetrace-report", "version": 1,
  *   "meta": { host, kernel, tool, bpftrace, start, durationS, inputs? (merged runs) },
- *   "rows": [ { source, mount, plugin, operation, count, timed?, inFlight, errors: {errno: n},
+ *   "rows": [ { source, mount, plugin, operation, count, timed?, sample?, inFlight, errors: {errno: n},
  *               bytesIn, bytesOut, minNs, maxNs, sumNs,
  *               buckets: [[index, count], …],              // log-linear, see probes/hist.ts
  *               summary: { timed, min, mean, p50, p90, p99, p999, max } } ],   // derived, ns
@@ -14,7 +14,7 @@
  *   "sections": { plugin: what its parser returned, … },
  *   "command"?: { argv, wallMs, status },
  *   "lostEvents", "unmatched", and when they occurred: "unpairable", "daemonMissed",
- *   "histogramDropped", "untimed", "ioUring", "ended" }
+ *   "histogramDropped", "pairingFull", "ioUring", "ended" }
  * ```
  * A reader must refuse a `version` it does not know; fields may be added within a version.
  * @module
@@ -126,6 +126,7 @@ export function readJson(text: string, file: string): Report {
       buckets,
       inFlight: count(r.inFlight ?? 0, "inFlight", i),
       ...(r.timed !== undefined ? { timed: count(r.timed, "timed", i) } : {}),
+      ...(r.sample !== undefined ? { sample: count(r.sample, "sample", i) } : {}),
     };
     const k = rowKey(row);
     if (seen.has(k)) bad(`row ${i + 1}: a second row for ${row.source} ${row.operation}`);

@@ -7,6 +7,7 @@
  */
 import { addBuckets, totalCount } from "../probes/hist.ts";
 import { type OpRow, type Report, rowKey, type RunInput, SOURCE_NAMES } from "../probes/report.ts";
+import { UsageError } from "../util/errors.ts";
 import { VERSION } from "../util/version.ts";
 
 /** How rows pair across runs: by mount and operation (default), or by operation alone. */
@@ -74,7 +75,7 @@ export function mergeReports(
     ...optional("unpairable", (r) => r.unpairable),
     ...optional("daemonMissed", (r) => r.daemonMissed),
     ...optional("histogramDropped", (r) => r.histogramDropped),
-    ...optional("untimed", (r) => r.untimed),
+    ...(runs.some(({ report }) => report.pairingFull) ? { pairingFull: true } : {}),
   };
 }
 
@@ -83,8 +84,17 @@ function timedOf(r: OpRow): number {
   return r.timed ?? totalCount(r.buckets);
 }
 
-/** `a + b`, row-wise (same identity). */
+/**
+ * `a + b`, row-wise (same identity).
+ * @throws {UsageError} when their latencies were sampled differently (`--sample`)
+ */
 export function addRows(a: OpRow, b: OpRow): OpRow {
+  if ((a.sample ?? 1) !== (b.sample ?? 1)) {
+    throw new UsageError(
+      `${a.mount} ${a.operation}: runs timed 1 in ${a.sample ?? 1} and 1 in ${b.sample ?? 1} ` +
+        "requests do not add up to one distribution: merge runs of one --sample",
+    );
+  }
   const errors = { ...a.errors };
   for (const [k, v] of Object.entries(b.errors)) errors[Number(k)] = (errors[Number(k)] ?? 0) + v;
   const [ta, tb] = [timedOf(a), timedOf(b)];

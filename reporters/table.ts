@@ -77,6 +77,13 @@ export function formatTable(report: Report): string {
     if (flying.length) out.push(`in flight at stop (counted, not timed): ${flying.join(", ")}`, "");
   }
   if (!report.rows.length) out.push("No FUSE activity seen.", "");
+  const sampled = [...new Set(report.rows.map((r) => r.sample).filter((n) => n))];
+  if (sampled.length) {
+    out.push(
+      `note: latency, errors and reply bytes from 1 in ${sampled.join(" or ")} requests ` +
+        "(--sample); counts are of every request",
+    );
+  }
   if (report.lostEvents) out.push(`WARNING: bpftrace lost ${report.lostEvents} events`);
   if (report.unpairable) {
     out.push(
@@ -85,16 +92,16 @@ export function formatTable(report: Report): string {
         "use a bpftrace ≥ 0.18 with BTF (pairs by request pointer) or --source kernel",
     );
   }
-  if (report.untimed) {
+  if (report.pairingFull) {
     out.push(
-      `WARNING: ${report.untimed} requests were counted but not timed: the pairing map was full ` +
-        "when they were sent (counts are exact; latencies miss them): raise --map-keys",
+      "WARNING: the map pairing requests with their replies was full: requests sent meanwhile " +
+        "were neither timed nor counted (with --sample: not timed): raise --map-keys",
     );
   }
   if (report.histogramDropped) {
     out.push(
       `WARNING: ${report.histogramDropped} latencies did not fit the histogram maps ` +
-        "(counts, sums and extremes are exact; percentiles miss them): raise --map-keys",
+        "(counts and sums are exact; percentiles and extremes miss them): raise --map-keys",
     );
   }
   if (report.ended) out.push(`note: the trace ended early: ${report.ended}`);

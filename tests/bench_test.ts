@@ -23,17 +23,30 @@ Deno.test("bench runs every workload on a small tree, traced, with a CSV per run
   });
 });
 
-Deno.test("bench --overhead reports ratios for every variant", async () => {
+Deno.test("bench --overhead reports ratios and BPF time for every variant", async () => {
   await withSquashfs({ dirs: 1, subdirs: 2, filesPerDir: 20 }, async (m) => {
     const r = await runCli(["bench", m.mountPoint, "--overhead", "-r", "1"]);
     assertEquals(r.code, 0, r.stderr);
-    for (const v of ["untraced", "fusetrace", "fusetrace\\+daemon", "printf"]) {
-      assertMatch(r.stdout, new RegExp(`^${v}\\s+[\\d.]+ms\\s+[+-][\\d.]+%`, "m"));
-    }
-    assertMatch(r.stdout, /^untraced\s+[\d.]+ms\s+\+0\.0%\s+\+0\.0%\s+\+0\.0%\s+-$/m);
-    // The kernel's accounting of the BPF run time each traced variant cost per stat().
-    for (const v of ["fusetrace", "fusetrace\\+daemon", "printf"]) {
-      assertMatch(r.stdout, new RegExp(`^${v}\\s.*\\s[1-9]\\d*ns$`, "m"));
+    assertMatch(r.stdout, /^untraced\s+[\d.]+ms\s+\+0\.0%\s+\+0\.0%\s+\+0\.0%\s+-\s+-$/m);
+    // The kernel's accounting of the BPF run time each traced variant cost, per stat() and per
+    // FUSE request.
+    for (
+      const v of [
+        "fusetrace",
+        "fusetrace --sample 8",
+        "fusetrace\\+daemon",
+        "fusetrace\\+daemon --sample 8",
+        "fusetrace\\+analyses",
+        "minimal\\.bt",
+        "printf\\.bt",
+        "empty\\.bt",
+        "count\\.bt",
+      ]
+    ) {
+      assertMatch(
+        r.stdout,
+        new RegExp(`^${v}\\s+[\\d.]+ms\\s+[+-][\\d.]+%.*\\s[1-9]\\d*ns\\s+[1-9]\\d*ns$`, "m"),
+      );
     }
   });
 });

@@ -47,7 +47,7 @@ Deno.test("malformed CSV files are rejected with file:line and reason", () => {
   const cases: [string, RegExp][] = [
     ["", /^x\.csv: empty file$/],
     ["a,b,c\n1,2,3\n", /^x\.csv:1: not a fusetrace CSV header/],
-    [`${good[0]}\n${good[1]}\n1,2\n`, /^x\.csv:3: expected 27 columns, found 2$/],
+    [`${good[0]}\n${good[1]}\n1,2\n`, /^x\.csv:3: expected 28 columns, found 2$/],
     [`${good[0]}\n${good[1]!.replace("fusetrace-1", "fusetrace-9")}\n`, /^x\.csv:2: schema/],
     [`${good[0]}\n${good[1]!.replace(/,request,/, ",bogus,")}\n`, /x\.csv:2: unknown source/],
     [
@@ -63,7 +63,7 @@ Deno.test("malformed CSV files are rejected with file:line and reason", () => {
       (e: Error) => e instanceof UsageError && re.test(e.message),
     );
   }
-  assertEquals(COLUMNS.length, 27);
+  assertEquals(COLUMNS.length, 28);
 });
 
 Deno.test("default CSV name is fusetrace_YYYYmmdd-HHMMSS.csv", () => {

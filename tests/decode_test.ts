@@ -1,6 +1,6 @@
 import { compose } from "../probes/compose.ts";
 import { Decoder, decodeRecorded } from "../probes/decode.ts";
-import { findRow, type Report, subtractReports, summarize } from "../probes/report.ts";
+import { findRow, type Report, subtractReports, summarize, totalTimeNs } from "../probes/report.ts";
 import { builtinPlugins } from "../plugins/mod.ts";
 import { assert, assertEquals, root } from "./_helpers.ts";
 
@@ -14,6 +14,8 @@ const meta = {
   durationS: 1,
 };
 const ctx = { composed, meta, mountOf: (c: number) => (c === 40 ? "/mnt/a" : `conn:${c}`) };
+// Recorded with bpftrace 0.17 from bindfs; its maps since brought to the current program's
+// (@cnt of the request source only for requests without a reply; no @min/@max).
 const recorded = Deno.readTextFileSync(`${root}tests/testdata/recorded-0.17.ndjson`);
 
 Deno.test("decodes a recorded bpftrace 0.17 run (bindfs: ls -l, cat, stat)", () => {
@@ -22,12 +24,15 @@ Deno.test("decodes a recorded bpftrace 0.17 run (bindfs: ls -l, cat, stat)", () 
   assertEquals(get("LOOKUP").count, 5);
   assertEquals(get("LOOKUP").errors, { 2: 1 });
   assertEquals(get("LOOKUP").sumNs, 492032);
-  assertEquals(get("LOOKUP").maxNs, 438736);
+  // Min and max come from the histogram: within 1/32 of the recorded exact ones (438736, 44454).
+  assertEquals(get("LOOKUP").maxNs, 442367);
+  assert(get("LOOKUP").maxNs >= 438736 && get("LOOKUP").maxNs < 438736 * (1 + 1 / 32));
   assertEquals(get("LOOKUP").plugin, "lookup");
   assertEquals(get("GETXATTR").count, 9);
   assertEquals(get("GETXATTR").errors, { 61: 9 });
   assertEquals(get("STATX").plugin, "other");
-  assertEquals(get("STATX").minNs, 44454);
+  assertEquals(get("STATX").minNs, 44032);
+  assert(get("STATX").minNs <= 44454 && get("STATX").minNs > 44454 * (1 - 1 / 32));
   assertEquals(get("READ").bytesOut, 4);
   assertEquals(get("READDIR").bytesOut, 160);
   assertEquals(get("READDIR").bytesIn, 0, "bytes to the daemon: WRITE and SETXATTR only");
@@ -52,7 +57,6 @@ Deno.test("in-flight requests (packed 64-bit values), lost events, unmatched rep
   const lines = [
     `{"type": "lost_events", "data": {"events": 7}}`,
     `{"type": "printf", "data": "fusetrace:end\\n"}`,
-    `{"type": "map", "data": {"@cnt": {"1,40,1": 1, "1,41,15": 1}}}`,
     // nsecs << 6 | opcode with an uptime of ~100 days: beyond 2^53.
     `{"type": "map", "data": {"@req": {"40,1234": 552960000000000000001, "41,88": 552960000000000000015}}}`,
     `{"type": "map", "data": {"@unmatched": 3}}`,
@@ -63,6 +67,8 @@ Deno.test("in-flight requests (packed 64-bit values), lost events, unmatched rep
   assertEquals(r.unmatched, 3);
   assertEquals(findRow(r, { operation: "LOOKUP" })?.inFlight, 1);
   assertEquals(findRow(r, { operation: "READ", mount: "conn:41" })?.inFlight, 1);
+  // Counted from the pairing map: sent, never answered.
+  assertEquals(findRow(r, { operation: "READ", mount: "conn:41" })?.count, 1);
 });
 
 Deno.test("a histogram map that ran out of keys is reported; counts and sums stay exact", () => {
@@ -85,7 +91,6 @@ Deno.test("a histogram map that ran out of keys is reported; counts and sums sta
   for (
     const l of [
       `{"type": "printf", "data": "fusetrace:end\\n"}`,
-      `{"type": "map", "data": {"@cnt": {"1,40,1": 5}}}`,
       `{"type": "map", "data": {"@lat": {"1,40,1,300": 2}}}`,
       `{"type": "stats", "data": {"@st": {"1,40,1": {"count": 5, "average": 100, "total": 500}}}}`,
     ]
@@ -94,7 +99,7 @@ Deno.test("a histogram map that ran out of keys is reported; counts and sums sta
   assertEquals(findRow(r, { operation: "LOOKUP" })?.count, 5);
   assertEquals(findRow(r, { operation: "LOOKUP" })?.sumNs, 500);
   assertEquals(r.histogramDropped, 3);
-  assertEquals(r.untimed, undefined);
+  assertEquals(r.pairingFull, undefined);
   const s = summarize(findRow(r, { operation: "LOOKUP" })!);
   assertEquals(
     [s.timed, s.mean],
@@ -103,19 +108,48 @@ Deno.test("a histogram map that ran out of keys is reported; counts and sums sta
   );
 });
 
-Deno.test("requests counted at send but never timed (a full pairing map) are reported", () => {
+Deno.test("counts: answered requests where timed, in flight from the pairing map, no-reply ones at send; a full pairing map is reported", () => {
+  const lines = [
+    `{"type": "printf", "data": "fusetrace:end\\n"}`,
+    `{"type": "map", "data": {"@cnt": {"1,40,2": 7}}}`,
+    `{"type": "map", "data": {"@lat": {"1,40,1,300": 64}}}`,
+    `{"type": "stats", "data": {"@st": {"1,40,1": {"count": 64, "average": 100, "total": 6400}}}}`,
+    `{"type": "map", "data": {"@req": {"40,1234": 552960000000000000001}}}`,
+  ];
   const d = new Decoder(ctx);
+  for (const l of lines) d.push(l);
+  const r = d.finish();
+  const lookup = findRow(r, { operation: "LOOKUP" })!;
+  assertEquals([lookup.count, lookup.inFlight], [65, 1], "64 answered and timed, 1 in flight");
+  assertEquals(findRow(r, { operation: "FORGET" })?.count, 7, "no reply: counted at send");
+  assertEquals(r.pairingFull, undefined);
+  // A pairing map of one key, holding one: full, requests may be missing.
+  const full = new Decoder({
+    ...ctx,
+    composed: compose({ version: [0, 17, 0], plugins: builtinPlugins, mapKeys: 1 }),
+  });
+  for (const l of lines) full.push(l);
+  assertEquals(full.finish().pairingFull, true);
+});
+
+Deno.test("--sample: every request counted at send, 1 in N timed, rows say so", () => {
+  const d = new Decoder({
+    ...ctx,
+    composed: compose({ version: [0, 17, 0], plugins: builtinPlugins, sample: 8 }),
+  });
   for (
     const l of [
       `{"type": "printf", "data": "fusetrace:end\\n"}`,
-      `{"type": "map", "data": {"@cnt": {"1,40,1": 200, "1,40,2": 7}}}`,
-      `{"type": "map", "data": {"@lat": {"1,40,1,300": 64}}}`,
-      `{"type": "stats", "data": {"@st": {"1,40,1": {"count": 64, "average": 100, "total": 6400}}}}`,
-      `{"type": "map", "data": {"@req": {"40,1234": 552960000000000000001}}}`,
+      `{"type": "map", "data": {"@cnt": {"1,40,1": 800, "1,40,2": 7}}}`,
+      `{"type": "map", "data": {"@lat": {"1,40,1,300": 99}}}`,
+      `{"type": "stats", "data": {"@st": {"1,40,1": {"count": 99, "average": 100, "total": 9900}}}}`,
+      `{"type": "map", "data": {"@req": {"40,1232": 552960000000000000001}}}`,
     ]
   ) d.push(l);
   const r = d.finish();
-  assertEquals(findRow(r, { operation: "LOOKUP" })?.count, 200, "exact: counted at send");
-  assertEquals(findRow(r, { operation: "FORGET" })?.count, 7, "no reply: never timed, not lost");
-  assertEquals(r.untimed, 200 - 64 - 1, "neither timed nor in flight");
+  const lookup = findRow(r, { operation: "LOOKUP" })!;
+  assertEquals([lookup.count, lookup.inFlight, lookup.sample], [800, 1, 8]);
+  assertEquals(summarize(lookup).timed, 99);
+  // The total time: the timed ones' mean over every answered request.
+  assertEquals(totalTimeNs(lookup), 100 * 799);
 });

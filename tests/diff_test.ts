@@ -293,7 +293,7 @@ Deno.test("diff: every malformed input gives one line naming the file, exit 2", 
     [`${dir}/missing.csv`, /missing\.csv: cannot read: no such file/],
     [file("empty.csv", ""), /empty\.csv: empty file/],
     [file("hdr.csv", "a,b\n1,2\n"), /hdr\.csv:1: unknown header/],
-    [file("ragged.csv", `${good[0]}\n${good[1]}\n1,2,3\n`), /ragged\.csv:3: expected 27 columns/],
+    [file("ragged.csv", `${good[0]}\n${good[1]}\n1,2,3\n`), /ragged\.csv:3: expected 28 columns/],
     [
       file("nan", "ADDR,FUNC,COUNT\n1,fuse_x,many\n"),
       /nan:2: COUNT "many" is not a whole number ≥ 0/,

@@ -218,9 +218,6 @@ Deno.test("JSON report: the whole Report round-trips; diff reads it; bad files r
     data: {
       "@lat": { "1,42,1,300": 2, "1,42,1,310": 1 },
       "@st": { "1,42,1": { count: 3, average: 1100, total: 3300 } },
-      "@min": { "1,42,1": 1000 },
-      "@max": { "1,42,1": 1300 },
-      "@cnt": { "1,42,1": 3 },
       "@err": { "1,42,1,2": 1 },
       "@requesters__requests": { "100,1,python3": 3 },
     },
