@@ -962,6 +962,7 @@ program.command("bench")
     "after",
     examples(
       "fusetrace bench --overhead -r 5",
+      "fusetrace bench --soak 10m",
       "fusetrace bench /cvmfs/sft.cern.ch -w walk,cold-read",
     ),
   )
@@ -975,6 +976,10 @@ program.command("bench")
   .option("--untraced", "baseline: run without tracing")
   .option("--csv-dir <dir>", "write one CSV per traced run here", "bench/results")
   .option("--overhead", "measure tracing overhead on a metadata storm (ratios to untraced)")
+  .option(
+    "--soak <duration>",
+    "keep one trace running this long under repeated storms; memory and map fill over time",
+  )
   .option("--cpu <n>", "CPU to pin the client and the daemon to", "0")
   .option("--files <n>", "files of the generated tree", "10000")
   .action(async (mount, o) => {
@@ -993,6 +998,7 @@ program.command("bench")
         `Invalid --cpu "${o.cpu}": this machine has CPUs 0-${navigator.hardwareConcurrency - 1}`,
       );
     }
+    const soakMs = o.soak !== undefined ? parseDurationMs(o.soak, "--soak") : undefined;
     if (Deno.uid() !== 0) throw new UsageError("bench needs root (it traces and drops caches)");
     const log = (l: string) => console.error(`[bench] ${l}`);
     let made: { mountPoint: string; close(): Promise<void> } | undefined;
@@ -1006,7 +1012,20 @@ program.command("bench")
     }
     const target = mount ?? made!.mountPoint;
     try {
-      if (o.overhead) {
+      if (o.soak !== undefined) {
+        const samples = await bench.soak({
+          mount: target,
+          durationMs: soakMs!,
+          cpu,
+          progress: (x) =>
+            log(
+              `${x.t.toFixed(0)}s: bpftrace ${(x.bpftraceRss / 1048576).toFixed(1)}M, deno ${
+                (x.denoRss / 1048576).toFixed(1)
+              }M, ${x.requests} requests, ${x.buckets} buckets`,
+            ),
+        });
+        console.log(bench.formatSoak(samples));
+      } else if (o.overhead) {
         const results = await bench.measureOverhead({ mount: target, repeat, cpu, progress: log });
         console.log(bench.formatOverhead(results, (await bench.listFiles(target)).length));
       } else {

@@ -374,3 +374,98 @@ export function formatOverhead(results: OverheadResult[], requests?: number): st
       : ""
   }`;
 }
+
+/** One sample of a soak: memory of the tracer and of this process, and what the maps hold. */
+export interface SoakSample {
+  /** Seconds since the trace attached. */
+  t: number;
+  /** Resident memory, bytes: bpftrace, and this (Deno) process. */
+  bpftraceRss: number;
+  denoRss: number;
+  /** Requests the trace has seen so far. */
+  requests: number;
+  /** Histogram buckets in use (the @lat map's keys) and requests in flight (the pairing map). */
+  buckets: number;
+  inFlight: number;
+}
+
+function rssOf(pid: number): number {
+  try {
+    const m = /^VmRSS:\s+(\d+) kB/m.exec(Deno.readTextFileSync(`/proc/${pid}/status`));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Keeps one trace running for `durationMs` while the storm repeats (caches dropped each time,
+ * so every round sends requests), and samples every interval: the tracer's and Deno's memory
+ * and the maps' fill — flat after warm-up, or something grows.
+ */
+export async function soak(
+  o: {
+    mount: string;
+    durationMs: number;
+    intervalMs?: number;
+    cpu?: number;
+    progress?: (s: SoakSample) => void;
+  },
+): Promise<SoakSample[]> {
+  const files = await listFiles(o.mount);
+  const list = Deno.makeTempFileSync({ suffix: ".list" });
+  Deno.writeTextFileSync(list, files.join("\n"));
+  const samples: SoakSample[] = [];
+  const ac = new AbortController();
+  let pid = 0;
+  let began = 0;
+  try {
+    const work = traceDuring({
+      mounts: [o.mount],
+      intervalMs: o.intervalMs ?? 10_000,
+      inFlight: true,
+      signal: ac.signal,
+      onSnapshot: (r) => {
+        const rows = r.rows.filter((x) => x.source === "request");
+        const s: SoakSample = {
+          t: (performance.now() - began) / 1000,
+          bpftraceRss: rssOf(pid),
+          denoRss: Deno.memoryUsage().rss,
+          requests: rows.reduce((n, x) => n + x.count, 0),
+          buckets: r.rows.reduce((n, x) => n + x.buckets.size, 0),
+          inFlight: rows.reduce((n, x) => n + x.inFlight, 0),
+        };
+        samples.push(s);
+        o.progress?.(s);
+      },
+    }, async (bpftracePid) => {
+      pid = bpftracePid;
+      began = performance.now();
+      while (performance.now() - began < o.durationMs) {
+        dropCaches(2);
+        await client("storm", o.mount, list, o.cpu ?? 0);
+      }
+    });
+    await work;
+  } finally {
+    ac.abort();
+    Deno.removeSync(list);
+  }
+  return samples;
+}
+
+/** The soak's samples as a table. */
+export function formatSoak(samples: readonly SoakSample[]): string {
+  const mb = (b: number) => `${(b / 1048576).toFixed(1)}M`;
+  return columns([
+    ["T", "BPFTRACE RSS", "DENO RSS", "REQUESTS", "BUCKETS", "IN FLIGHT"],
+    ...samples.map((s) => [
+      `${s.t.toFixed(0)}s`,
+      mb(s.bpftraceRss),
+      mb(s.denoRss),
+      String(s.requests),
+      String(s.buckets),
+      String(s.inFlight),
+    ]),
+  ]);
+}
