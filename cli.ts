@@ -59,6 +59,7 @@ import {
   prepareCount,
   type ProbePlugin,
   readCvmfsLatency,
+  readInputFile,
   relabelMounts,
   renderHtml,
   resolveMount,
@@ -705,7 +706,7 @@ program.command("report")
     const loaded = runs.map((file) => ({ label: file, report: loadRun(file) }));
     let cvmfs: CvmfsComparison[] | undefined;
     if (o.cvmfsLatency !== undefined) {
-      const text = readTextOrRefuse(o.cvmfsLatency);
+      const text = readInputFile(o.cvmfsLatency);
       if (!isCvmfsLatency(text)) {
         throw new UsageError(
           `${o.cvmfsLatency}: not cvmfs_talk latency output (its header starts "repository","action")`,
@@ -739,22 +740,6 @@ program.command("report")
     }
     if (cvmfs) console.log(`\n${formatCvmfsComparison(cvmfs)}`);
   });
-
-/**
- * A file's text.
- * @throws {UsageError} naming the file when it cannot be read
- */
-function readTextOrRefuse(file: string): string {
-  try {
-    return Deno.readTextFileSync(file);
-  } catch (e) {
-    throw new UsageError(
-      `${file}: cannot read: ${
-        e instanceof Deno.errors.NotFound ? "no such file" : (e as Error).message
-      }`,
-    );
-  }
-}
 
 program.command("merge")
   .description(

@@ -51,24 +51,31 @@ export function readLegacy(text: string, file: string): Report {
 }
 
 /**
- * Reads a run from a file: a fusetrace CSV or JSON report, or an original `ADDR,FUNC,COUNT` file.
- * @throws {UsageError} naming the file (and line) on anything unreadable or malformed
+ * The text of an input file: a regular file (a FIFO or a device would block or never end) of at
+ * most {@link MAX_RUN_BYTES}.
+ * @throws {UsageError} naming the file when it cannot be read
  */
-export function loadRun(file: string): Report {
-  let text: string;
+export function readInputFile(file: string): string {
   try {
-    // A FIFO or a device (/dev/zero) would block or never end: only regular files are runs.
     const st = Deno.statSync(file);
     if (!st.isFile) throw new UsageError(`${file}: not a regular file`);
     if (st.size > MAX_RUN_BYTES) {
       throw new UsageError(`${file}: ${st.size} bytes, larger than any run (${MAX_RUN_BYTES})`);
     }
-    text = Deno.readTextFileSync(file);
+    return Deno.readTextFileSync(file);
   } catch (e) {
     if (e instanceof UsageError) throw e;
     const why = e instanceof Deno.errors.NotFound ? "no such file" : (e as Error).message;
     throw new UsageError(`${file}: cannot read: ${why.split(",")[0]}`);
   }
+}
+
+/**
+ * Reads a run from a file: a fusetrace CSV or JSON report, or an original `ADDR,FUNC,COUNT` file.
+ * @throws {UsageError} naming the file (and line) on anything unreadable or malformed
+ */
+export function loadRun(file: string): Report {
+  const text = readInputFile(file);
   if (!text.trim()) throw new UsageError(`${file}: empty file`);
   if (isFusetraceCsv(text)) return readCsv(text, file);
   if (isJsonReport(text)) return readJson(text, file);
