@@ -649,18 +649,15 @@ function requestProbes(ctx: Ctx): { send: string[]; end: string[] } {
 /** The daemon's receipt of each tracked request (fuse_request_sent), for the queue / served split. */
 function sentProbe(ctx: Ctx): string[] {
   if (!ctx.sent) return [];
+  const sampled = sampledCond(ctx.o, "$k");
   return [
     "tracepoint:fuse:fuse_request_sent",
     "{",
     `  $c = (uint64)${ctx.d.arg("connection")};`,
     `  $k = ${ctx.d.arg("unique")};`,
-    ...(sampledCond(ctx.o, "$k")
-      ? [
-        `  if (${
-          sampledCond(ctx.o, "$k")
-        } && ${MAP.inFlight}[$c, $k] != 0) { @snt[$c, $k] = nsecs; }`,
-      ]
-      : [`  if (${MAP.inFlight}[$c, $k] != 0) { @snt[$c, $k] = nsecs; }`]),
+    `  if (${
+      sampled ? `${sampled} && ` : ""
+    }${MAP.inFlight}[$c, $k] != 0) { @snt[$c, $k] = nsecs; }`,
     "}",
     "",
   ];

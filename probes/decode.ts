@@ -237,8 +237,7 @@ export class Decoder {
       if (composed.countsAtEnd) r.count++;
     }
     // A full pairing map loses requests (counted at send: their timings; else them): say so.
-    const pairingFull =
-      this.#inFlight.length >= Number(composed.env?.BPFTRACE_MAX_MAP_KEYS ?? Infinity);
+    const pairingFull = this.#inFlight.length >= limit;
     this.#inFlight = [];
     // --sample: the request source's rows and the parts of its requests are timed 1 in N.
     if (composed.sample) {

@@ -158,7 +158,7 @@ export interface MountTotal {
  * daemon's; sorted by mount.
  */
 export function mountTotals(report: Report): MountTotal[] {
-  const source: SourceName = report.rows.some((r) => r.source === "request") ? "request" : "daemon";
+  const source = endToEndSource(report.rows);
   const by = new Map<string, MountTotal>();
   for (const r of report.rows) {
     if (r.source !== source) continue;
@@ -168,6 +168,14 @@ export function mountTotals(report: Report): MountTotal[] {
     by.set(r.mount, t);
   }
   return [...by.values()].sort((a, b) => a.mount < b.mount ? -1 : a.mount > b.mount ? 1 : 0);
+}
+
+/**
+ * The source that saw requests end to end: `request` where it ran, else `daemon` (the daemon's
+ * side alone).
+ */
+export function endToEndSource(rows: readonly Pick<OpRow, "source">[]): SourceName {
+  return rows.some((r) => r.source === "request") ? "request" : "daemon";
 }
 
 /** One request slower than the `--slow` threshold. */
@@ -207,6 +215,11 @@ export function totalTimeNs(row: OpRow): number {
   const timed = row.timed ?? totalCount(row.buckets);
   if (!row.sample || row.sample <= 1 || !timed) return row.sumNs;
   return row.sumNs * Math.max(row.count - row.inFlight, timed) / timed;
+}
+
+/** The `--sample` rates of some rows (1 in N), each once, ascending; empty when none is sampled. */
+export function sampledRates(rows: readonly OpRow[]): number[] {
+  return [...new Set(rows.flatMap((r) => (r.sample ? [r.sample] : [])))].sort((a, b) => a - b);
 }
 
 /** Number of error replies of a row. */

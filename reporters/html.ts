@@ -10,14 +10,22 @@
 import { createRequire } from "node:module";
 import type { ProbePlugin } from "../probes/plugin.ts";
 import { bucketRange, type Buckets, totalCount } from "../probes/hist.ts";
-import { errorCount, type OpRow, type Report, summarize, totalTimeNs } from "../probes/report.ts";
-
-const totalTimeOf = (r: OpRow | undefined) => (r ? totalTimeNs(r) : 0);
+import {
+  endToEndSource,
+  errorCount,
+  type OpRow,
+  type Report,
+  sampledRates,
+  summarize,
+  totalTimeNs,
+} from "../probes/report.ts";
 import { fmtNs } from "../util/format.ts";
 import { VERSION } from "../util/version.ts";
 import { cvmfsCells, type CvmfsComparison } from "./cvmfs.ts";
 import { compareRuns, DEFAULT_THRESHOLDS, legend } from "./diff.ts";
 import { diffCells } from "./diff_render.ts";
+
+const totalTimeOf = (r: OpRow | undefined) => (r ? totalTimeNs(r) : 0);
 
 /** One run on the page, with its label (the file it came from). */
 export interface HtmlRun {
@@ -92,11 +100,10 @@ const letter = (i: number) => String.fromCharCode(65 + i);
 /** Chart.js configurations, by canvas id (JSON: the page adds no functions). */
 type Charts = Record<string, unknown>;
 
+/** A mount's rows of the source that saw its requests end to end. */
 function timedRows(report: Report, mount: string): OpRow[] {
-  return report.rows.filter((r) =>
-    r.mount === mount && (r.source === "request" ||
-      (r.source === "daemon" && !report.rows.some((x) => x.source === "request")))
-  );
+  const source = endToEndSource(report.rows);
+  return report.rows.filter((r) => r.mount === mount && r.source === source);
 }
 
 function distributionChart(op: string, rows: (OpRow | undefined)[], labels: string[]) {
@@ -324,9 +331,7 @@ export async function renderHtml(runs: readonly HtmlRun[], o: HtmlOptions = {}):
   body.push(
     `<noscript><p class="note">The charts need JavaScript; the tables hold every figure.</p></noscript>`,
   );
-  const sampled = [
-    ...new Set(reports.flatMap((r) => r.rows.map((x) => x.sample)).filter((n) => n)),
-  ];
+  const sampled = sampledRates(reports.flatMap((r) => r.rows));
   if (sampled.length) {
     body.push(
       `<p class="note">Latency from 1 in ${

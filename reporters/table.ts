@@ -8,6 +8,7 @@ import {
   errorCount,
   type OpRow,
   type Report,
+  sampledRates,
   type SlowRequest,
   summarize,
 } from "../probes/report.ts";
@@ -77,7 +78,7 @@ export function formatTable(report: Report): string {
     if (flying.length) out.push(`in flight at stop (counted, not timed): ${flying.join(", ")}`, "");
   }
   if (!report.rows.length) out.push("No FUSE activity seen.", "");
-  const sampled = [...new Set(report.rows.map((r) => r.sample).filter((n) => n))];
+  const sampled = sampledRates(report.rows);
   if (sampled.length) {
     out.push(
       `note: latency, errors and reply bytes from 1 in ${sampled.join(" or ")} requests ` +

@@ -103,8 +103,8 @@ export async function serve(o: ServeOptions): Promise<void> {
   let restarts = 0;
   let lastSnapshot = 0;
   let published: Family[] = [];
-  const publish = () => {
-    const live = new Set(fuseMounts().map((m) => m.mountPoint));
+  const publish = (mounted = fuseMounts()) => {
+    const live = new Set(mounted.map((m) => m.mountPoint));
     published = [
       ...keepMounts(addFamilies(carried, current), (m) => m === "-" || live.has(m)),
       ...meta(up, build, restarts, lastSnapshot),
@@ -176,10 +176,12 @@ export async function serve(o: ServeOptions): Promise<void> {
         onSnapshot: (r) => {
           current = familiesOf(r, plugins);
           lastSnapshot = Date.now() / 1000;
-          const live = new Set(fuseMounts().map((m) => m.dev));
+          // One read of the mount table: what is exported, and whether a traced mount went.
+          const mounted = fuseMounts();
+          const live = new Set(mounted.map((m) => m.dev));
           const gone = [...seen].filter((d) => !live.has(d));
           for (const d of live) seen.add(d);
-          publish();
+          publish(mounted);
           if (gone.length) stop.abort();
         },
       });
