@@ -965,6 +965,10 @@ program.command("bench")
     "--soak <duration>",
     "keep one trace running this long under repeated storms; memory and map fill over time",
   )
+  .option(
+    "--variants <list>",
+    "with --overhead: what to measure besides the untraced run (default: all), by name or a .bt file",
+  )
   .option("--cpu <n>", "CPU to pin the client and the daemon to", "0")
   .option("--files <n>", "files of the generated tree", "10000")
   .action(async (mount, o) => {
@@ -984,6 +988,19 @@ program.command("bench")
       );
     }
     const soakMs = o.soak !== undefined ? parseDurationMs(o.soak, "--soak") : undefined;
+    if (o.variants !== undefined && !o.overhead) {
+      throw new UsageError("--variants selects what --overhead measures: add --overhead");
+    }
+    const variants = o.variants === undefined ? undefined : parseList(o.variants).map((v) => {
+      if ((bench.VARIANTS as readonly string[]).includes(v)) return v;
+      if (v.endsWith(".bt")) {
+        readInputFile(v);
+        return v;
+      }
+      throw new UsageError(
+        `Unknown variant "${v}"; valid variants: ${bench.VARIANTS.join(", ")}, or a .bt file`,
+      );
+    });
     if (Deno.uid() !== 0) throw new UsageError("bench needs root (it traces and drops caches)");
     const log = (l: string) => console.error(`[bench] ${l}`);
     let made: { mountPoint: string; close(): Promise<void> } | undefined;
@@ -1011,7 +1028,13 @@ program.command("bench")
         });
         console.log(bench.formatSoak(samples));
       } else if (o.overhead) {
-        const results = await bench.measureOverhead({ mount: target, repeat, cpu, progress: log });
+        const results = await bench.measureOverhead({
+          mount: target,
+          repeat,
+          cpu,
+          progress: log,
+          ...(variants ? { variants } : {}),
+        });
         console.log(bench.formatOverhead(results, (await bench.listFiles(target)).length));
       } else {
         const runs = await bench.runBench({

@@ -21,6 +21,7 @@ import {
   writeCsv,
   writeFileAtomic,
 } from "../mod.ts";
+import { NOISE } from "../probes/runner.ts";
 import type { Workload } from "./workload.ts";
 
 const WORKLOAD = new URL("./workload.ts", import.meta.url).pathname;
@@ -219,7 +220,8 @@ const TRACED: Partial<Record<Variant, Pick<TraceOptions, "sources" | "plugins" |
 
 /** Overhead figures of one variant: wall time relative to the untraced run of the same round. */
 export interface OverheadResult {
-  variant: Variant;
+  /** A built-in variant, or the path of a script of the user's. */
+  variant: Variant | string;
   ms: number[];
   ratios: number[];
   min: number;
@@ -236,23 +238,36 @@ export interface OverheadResult {
 /** The reference scripts of the overhead table, shipped beside this file. */
 const SCRIPTS = new URL("./scripts/", import.meta.url).pathname;
 
+/** A variant's bpftrace script: a reference script shipped here, or a file of the user's. */
+function scriptOf(v: string): string {
+  return (VARIANTS as readonly string[]).includes(v) ? `${SCRIPTS}${v}` : v;
+}
+
 /** Runs `fn` under a bpftrace script (its output read and discarded, as a consumer would). */
 async function scriptRun<T>(script: string, fn: (bpftracePid: number) => Promise<T>): Promise<T> {
   const child = new Deno.Command(findBpftrace(), {
-    args: [`${SCRIPTS}${script}`],
+    args: [scriptOf(script)],
     env: { __BPFTRACE_NOTIFY_PROBES_ATTACHED: "1" },
     stdout: "piped",
     stderr: "piped",
   }).spawn();
   let attached: () => void;
   const ready = new Promise<void>((r) => (attached = r));
-  const watch = async (s: ReadableStream<Uint8Array>) => {
+  let errors = "";
+  const watch = async (s: ReadableStream<Uint8Array>, keep: boolean) => {
     for await (const chunk of s.pipeThrough(new TextDecoderStream())) {
       if (chunk.includes("__BPFTRACE_NOTIFY_PROBES_ATTACHED")) attached!();
+      if (keep && errors.length < 4096) errors += chunk;
     }
   };
-  const drained = Promise.all([watch(child.stdout), watch(child.stderr)]);
-  await ready;
+  const drained = Promise.all([watch(child.stdout, false), watch(child.stderr, true)]);
+  // A script that does not compile or attach: bpftrace's own words, not a hang.
+  if (await Promise.race([ready.then(() => false), child.status.then(() => true)])) {
+    await drained;
+    const said = errors.split("\n").filter((l) => !NOISE.test(l));
+    const line = said.find((l) => /error/i.test(l)) ?? said[0] ?? "no message";
+    throw new Error(`${script}: bpftrace did not attach it: ${line.trim()}`);
+  }
   try {
     return await fn(child.pid);
   } finally {
@@ -284,8 +299,11 @@ export async function measureOverhead(
     repeat?: number;
     cpu?: number;
     progress?: (s: string) => void;
-    /** Default: every variant. */
-    variants?: readonly Variant[];
+    /**
+     * Default: every variant. A name ending in `.bt` that is not a reference script is a path to
+     * a bpftrace script of the user's, measured like them. The untraced run is always measured.
+     */
+    variants?: readonly (Variant | string)[];
   },
 ): Promise<OverheadResult[]> {
   const cpu = o.cpu ?? 0;
@@ -293,12 +311,14 @@ export async function measureOverhead(
   const list = Deno.makeTempFileSync({ suffix: ".list" });
   Deno.writeTextFileSync(list, files.join("\n"));
   await pinDaemons(o.mount, cpu);
-  const variants = o.variants ?? VARIANTS;
+  const variants = o.variants
+    ? ["untraced", ...o.variants.filter((v) => v !== "untraced")]
+    : VARIANTS;
   const requests: number[] = [];
-  const ms = new Map<Variant, number[]>(variants.map((v) => [v, []]));
-  const bpf = new Map<Variant, number[]>(variants.map((v) => [v, []]));
+  const ms = new Map<string, number[]>(variants.map((v) => [v, []]));
+  const bpf = new Map<string, number[]>(variants.map((v) => [v, []]));
   // One storm; with a tracer's pid, also the BPF run time it cost per stat() call.
-  const storm = async (v: Variant, pid?: number) => {
+  const storm = async (v: string, pid?: number) => {
     dropCaches(2);
     const before = pid ? totalRunTimeNs(pid) : 0;
     const t = (await client("storm", o.mount, list, cpu)).ms;
@@ -318,7 +338,7 @@ export async function measureOverhead(
           else if (v.endsWith(".bt")) t = await scriptRun(v, (pid) => storm(v, pid));
           else {
             const r = await traceDuring(
-              { mounts: [o.mount], ...TRACED[v] },
+              { mounts: [o.mount], ...TRACED[v as Variant] },
               (pid) => storm(v, pid),
             );
             t = r.result;

@@ -152,8 +152,8 @@ export interface ComposeOptions {
   /** Each snapshot also prints the requests in flight (an exporter's gauge; a trace needs none). */
   inFlightSnapshots?: boolean;
   /**
-   * Time 1 request in `sample` (a power of two ≥ 2): those whose unique id has `(unique >> 1) &
-   * (sample − 1) == 0`, so the end of any other request touches no map. Every request is still
+   * Time 1 request in `sample` (a power of two ≥ 2): those whose unique id hashes to 0 modulo
+   * `sample` (see {@link sampledCond}), so the end of any other request touches no map. Every request is still
    * counted, at its send.
    */
   sample?: number;
@@ -863,11 +863,20 @@ function hookPrelude(ctx: Ctx, hook: Hook, vars: string[]): string[] {
 
 /**
  * The condition a request's id must meet to be timed under `--sample` ("" when every request is):
- * the same at send, at the daemon's read and reply, and at the end.
+ * the same at send, at the daemon's read and reply, and at the end. Ids count up in steps of 2 (the
+ * low bit marks interrupts), so `unique >> 1` is the request's sequence number; a multiplicative
+ * hash of it (bits 40 and up of the product with an odd 64-bit constant) picks 1 in N without
+ * following the workload's rhythm — a plain `seq & (N − 1)` would time only LOOKUPs of a client
+ * that alternates LOOKUP and GETATTR. ALU operations only: no helper call.
  */
-function sampledCond(o: ComposeOptions, unique: string): string {
-  return o.sample && o.sample > 1 ? `((${unique} >> 1) & ${o.sample - 1}) == 0` : "";
+function sampledCond(o: { sample?: number }, unique: string): string {
+  return o.sample && o.sample > 1
+    ? `((((${unique} >> 1) * ${SAMPLE_HASH}) >> 40) & ${o.sample - 1}) == 0`
+    : "";
 }
+
+/** The multiplier of {@link sampledCond} (Knuth's MMIX LCG constant: odd, below 2^63). */
+const SAMPLE_HASH = "0x5851F42D4C957F2D";
 
 /** `into` = floor(log2(value)), 0 for 0 and 1: six comparisons, no loop. */
 function log2Bounded(value: string, into: string): string[] {

@@ -304,7 +304,8 @@ function composeOrRefuse(o: Parameters<typeof compose>[0]): Composed {
   }
 }
 
-const NOISE = /RLIMIT_MEMLOCK|available_filter_functions|^\s*$/;
+/** Lines bpftrace prints on stderr that say nothing about the program (warnings of this VM). */
+export const NOISE: RegExp = /RLIMIT_MEMLOCK|available_filter_functions|^\s*$/;
 const READY = READY_MARK;
 
 /** Splits a byte stream into lines. */

@@ -51,6 +51,28 @@ Deno.test("bench --overhead reports ratios and BPF time for every variant", asyn
   });
 });
 
+Deno.test("bench --overhead --variants: a chosen few, and a script of the user's", async () => {
+  const dir = Deno.makeTempDirSync();
+  const mine = `${dir}/mine.bt`;
+  Deno.writeTextFileSync(
+    mine,
+    "tracepoint:fuse:fuse_request_send { @n[args->opcode] = count(); }\n",
+  );
+  const broken = `${dir}/broken.bt`;
+  Deno.writeTextFileSync(broken, "tracepoint:fuse:fuse_request_send { @n = nope(); }\n");
+  await withSquashfs({ dirs: 1, subdirs: 2, filesPerDir: 20 }, async (m) => {
+    const r = await runCli(["bench", m.mountPoint, "--overhead", "--variants", `count.bt,${mine}`]);
+    assertEquals(r.code, 0, r.stderr);
+    const rows = r.stdout.split("\n").filter((l) => /^\S+\s+[\d.]+ms/.test(l));
+    assertEquals(rows.map((l) => l.split(/\s+/)[0]), ["untraced", "count.bt", mine]);
+    assertMatch(rows[2]!, /\s[1-9]\d*ns\s+[1-9]\d*ns$/);
+    const b = await runCli(["bench", m.mountPoint, "--overhead", "--variants", broken]);
+    assertEquals(b.code, 1, b.stderr);
+    assertMatch(b.stderr, new RegExp(`${broken}: bpftrace did not attach it: .*nope`));
+  });
+  Deno.removeSync(dir, { recursive: true });
+});
+
 Deno.test("bench bad input: one line, exit 2", async () => {
   for (
     const [args, re] of [
@@ -58,6 +80,9 @@ Deno.test("bench bad input: one line, exit 2", async () => {
       [["bench", "-w", "sprint"], /Unknown workload "sprint"/],
       [["bench", "--cpu", "99"], /Invalid --cpu "99"/],
       [["bench", "-r", "0"], /Invalid --repeat "0"/],
+      [["bench", "--overhead", "--variants", "fast.bt"], /fast\.bt: cannot read: no such file/],
+      [["bench", "--overhead", "--variants", "nope"], /Unknown variant "nope"; valid variants: /],
+      [["bench", "--variants", "fusetrace"], /--variants selects what --overhead measures/],
     ] as const
   ) {
     const r = await runCli([...args]);

@@ -103,6 +103,14 @@ const variants: Record<string, Omit<ComposeOptions, "version">> = {
   },
   // Linux 7.x: queue / served split at fuse:fuse_request_sent (also for io_uring daemons).
   sent: { plugins: builtinPlugins, sentSplit: true },
+  // --sample 8: counted at send, 1 in 8 timed — at the end, the daemon's read and reply, and sent.
+  sampled: {
+    plugins: builtinPlugins,
+    daemons: [{ pid: 4242 }],
+    connections: [45],
+    sample: 8,
+  },
+  "sampled-sent": { plugins: builtinPlugins, sentSplit: true, sample: 8 },
   "daemon-only": {
     plugins: [lookup],
     known: builtinPlugins,
@@ -122,6 +130,26 @@ for (const v of VERSIONS) {
     }
   });
 }
+
+Deno.test("--sample: 1 in N of every rhythm of requests, by the same condition at each probe", () => {
+  const program = compose({ version: [0, 17, 0], plugins: builtinPlugins, sample: 8 }).program;
+  const conds = [
+    ...program.matchAll(/\(\(\(\(([\w$>-]+) >> 1\) \* (0x[0-9A-F]+)\) >> (\d+)\) & (\d+)\) == 0/g),
+  ];
+  assertEquals(conds.map((m) => m[1]), ["args->unique", "$k", "$k"], "send, end, unmatched");
+  const [, , k, shift, mask] = conds[0];
+  const timed = (unique: bigint) =>
+    ((((unique >> 1n) * BigInt(k)) & 0xffffffffffffffffn) >> BigInt(shift) & BigInt(mask)) === 0n;
+  // A client whose requests come in a rhythm of 2, 4 or 8 (LOOKUP, GETATTR, …): each place in it
+  // is timed 1 in 8, not all or nothing as a plain `seq & 7` would have it.
+  for (const period of [2, 4, 8]) {
+    for (let phase = 0; phase < period; phase++) {
+      let n = 0, hits = 0;
+      for (let seq = phase; seq < 64_000; seq += period, n++) if (timed(BigInt(seq) * 2n)) hits++;
+      assert(Math.abs(hits / n - 1 / 8) < 0.01, `period ${period} phase ${phase}: ${hits} of ${n}`);
+    }
+  }
+});
 
 Deno.test("opcode ownership: other takes what no plugin claims, duplicates are refused", () => {
   const c = compose({ version: [0, 17, 0], plugins: builtinPlugins });
@@ -177,7 +205,10 @@ Deno.test("every program variant compiles with this machine's bpftrace (dry run)
     delete all.pointer;
     delete all["analyses-pointer"];
   }
-  if (!caps.requestSent) delete all.sent;
+  if (!caps.requestSent) {
+    delete all.sent;
+    delete all["sampled-sent"];
+  }
   for (const [name, o] of Object.entries(all)) {
     const r = await dryRun(compose({ version: parseVersion(caps.bpftrace)!, ...o }).program);
     assert(r.ok, `${name} does not compile:\n${r.err}`);
