@@ -289,7 +289,7 @@ export function compose(o: ComposeOptions): Composed {
   if (o.durationMs) out.push(`interval:ms:${o.durationMs} { exit(); }`, "");
   const scratch = [
     ...(timed.length ? ["@fs"] : []),
-    ...(daemons.length ? ["@rbuf", "@rcon", "@dr"] : []),
+    ...(daemons.length ? ["@rd", "@dr"] : []),
     ...(ctx.split ? ["@dw"] : []),
     ...(o.slowNs && request ? ["@who", "@whoc"] : []),
     ...(ctx.sent ? ["@snt"] : []),
@@ -687,16 +687,14 @@ function daemonProbes(ctx: Ctx, daemons: readonly DaemonTarget[]): string[] {
     ctx.used.add(m);
   }
   const read = [
-    `$p = @rbuf[tid];`,
-    `$c = @rcon[tid];`,
+    `$t = @rd[tid];`,
+    `$p = $t.0;`,
+    `$c = $t.1;`,
     `$op = (uint64)0;`,
     `$u = (uint64)0;`,
     ...ctx.maskVar,
     `if ($p != 0) {`,
-    `  delete(@rbuf[tid]);`,
-    `}`,
-    `if ($c != 0) {`,
-    `  delete(@rcon[tid]);`,
+    `  delete(@rd[tid]);`,
     `}`,
     // A read of another file, or of a connection not traced, has $c == 0.
     `if ($c != 0 && ${a("ret")} >= 40 && (int64)*uptr((uint32*)$p) == ${a("ret")}) {`,
@@ -723,6 +721,7 @@ function daemonProbes(ctx: Ctx, daemons: readonly DaemonTarget[]): string[] {
       : [`$v = @dr[$c, $u];`]),
     ...latencyVars("$op", "$q", ...(replyHooks ? ["$err", "$body"] : [])),
     `if ($v != 0) {`,
+    `  $now = nsecs;`,
     `  $op = $v & 63;`,
     `  $q = (uint64)(-*uptr((int32*)($h + 4)));`,
     `  if ($q != 0) { ${MAP.err}[4, $c, $op, $q] = count(); }`,
@@ -750,7 +749,9 @@ function daemonProbes(ctx: Ctx, daemons: readonly DaemonTarget[]): string[] {
     `}`,
   ];
   const write = [
-    `$now = nsecs;`,
+    // The clock only for a reply that is timed (after the lookup: the same instant to a few
+    // hundred ns, and one helper call fewer for each reply of an untimed request).
+    `$now = (uint64)0;`,
     `$c = (uint64)0;`,
     ...conn(a("fd")),
     `if ($c != 0${selected}) {`,
@@ -760,12 +761,15 @@ function daemonProbes(ctx: Ctx, daemons: readonly DaemonTarget[]): string[] {
   return [
     `tracepoint:syscalls:sys_enter_read ${pids}`,
     "{",
-    `  @rbuf[tid] = ${a("buf")};`,
+    // Every read's buffer (one that began before tracing has none at its exit: counted there),
+    // and beside it in one map entry the traced connection it reads from, or 0.
     `  $c = (uint64)0;`,
     ...indent(conn(a("fd"))),
+    `  $r = (uint64)0;`,
     `  if ($c != 0${selected}) {`,
-    `    @rcon[tid] = $c;`,
+    `    $r = $c;`,
     `  }`,
+    `  @rd[tid] = ((uint64)${a("buf")}, $r);`,
     "}",
     "",
     `tracepoint:syscalls:sys_exit_read ${pids}`,
