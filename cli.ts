@@ -1027,6 +1027,9 @@ program.command("bench")
             ),
         });
         console.log(bench.formatSoak(samples));
+        const verdict = bench.soakVerdict(samples);
+        console.log(verdict.line);
+        if (!verdict.flat) Deno.exitCode = 1;
       } else if (o.overhead) {
         const results = await bench.measureOverhead({
           mount: target,

@@ -407,6 +407,21 @@ export interface SoakSample {
   /** Histogram buckets in use (the @lat map's keys) and requests in flight (the pairing map). */
   buckets: number;
   inFlight: number;
+  /** CPU time since the previous sample, % of one core: bpftrace (user space), and Deno. */
+  bpftraceCpu: number;
+  denoCpu: number;
+}
+
+/** User + system CPU time of a process so far, seconds (0 when it is gone). */
+function cpuSecondsOf(pid: number | "self"): number {
+  try {
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return 0;
+  }
 }
 
 function rssOf(pid: number): number {
@@ -439,32 +454,69 @@ export async function soak(
   const ac = new AbortController();
   let pid = 0;
   let began = 0;
+  let last = { t: 0, bpftrace: 0, deno: 0 };
   try {
     const work = traceDuring({
       mounts: [o.mount],
-      intervalMs: o.intervalMs ?? 10_000,
+      // Ten samples at least: every 10 s, or a tenth of a shorter soak.
+      intervalMs: o.intervalMs ?? Math.max(1000, Math.min(10_000, Math.round(o.durationMs / 10))),
       inFlight: true,
       signal: ac.signal,
       onSnapshot: (r) => {
         const rows = r.rows.filter((x) => x.source === "request");
+        const t = (performance.now() - began) / 1000;
+        const now = { t, bpftrace: cpuSecondsOf(pid), deno: cpuSecondsOf("self") };
+        const pct = (k: "bpftrace" | "deno") => (100 * (now[k] - last[k])) / (t - last.t);
         const s: SoakSample = {
-          t: (performance.now() - began) / 1000,
+          t,
           bpftraceRss: rssOf(pid),
           denoRss: Deno.memoryUsage().rss,
           requests: rows.reduce((n, x) => n + x.count, 0),
           buckets: r.rows.reduce((n, x) => n + x.buckets.size, 0),
           inFlight: rows.reduce((n, x) => n + x.inFlight, 0),
+          bpftraceCpu: pct("bpftrace"),
+          denoCpu: pct("deno"),
         };
+        last = now;
         samples.push(s);
         o.progress?.(s);
       },
     }, async (bpftracePid) => {
       pid = bpftracePid;
       began = performance.now();
-      while (performance.now() - began < o.durationMs) {
-        dropCaches(2);
-        await client("storm", o.mount, list, o.cpu ?? 0);
+      last = { t: 0, bpftrace: cpuSecondsOf(pid), deno: cpuSecondsOf("self") };
+      // The storms in a shell loop of their own, so that this process's CPU time is the
+      // tracer's alone (dropping caches is charged to the writer).
+      const loop = new Deno.Command("sh", {
+        args: [
+          "-c",
+          'while :; do echo 2 > /proc/sys/vm/drop_caches && "$@" >/dev/null || exit 1; done',
+          "storms",
+          "taskset",
+          "-c",
+          String(o.cpu ?? 0),
+          Deno.execPath(),
+          "run",
+          "-A",
+          WORKLOAD,
+          "storm",
+          o.mount,
+          list,
+        ],
+        stderr: "piped",
+      }).spawn();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const ended = await Promise.race([
+        loop.status.then(() => true),
+        new Promise<false>((r) => (timer = setTimeout(() => r(false), o.durationMs))),
+      ]);
+      clearTimeout(timer);
+      if (ended) {
+        const why = new TextDecoder().decode((await loop.output()).stderr).trim();
+        throw new Error(`the storms stopped: ${why || "no message"}`);
       }
+      loop.kill("SIGKILL");
+      await loop.status;
     });
     await work;
   } finally {
@@ -478,7 +530,16 @@ export async function soak(
 export function formatSoak(samples: readonly SoakSample[]): string {
   const mb = (b: number) => `${(b / 1048576).toFixed(1)}M`;
   return columns([
-    ["T", "BPFTRACE RSS", "DENO RSS", "REQUESTS", "BUCKETS", "IN FLIGHT"],
+    [
+      "T",
+      "BPFTRACE RSS",
+      "DENO RSS",
+      "REQUESTS",
+      "BUCKETS",
+      "IN FLIGHT",
+      "BPFTRACE CPU",
+      "DENO CPU",
+    ],
     ...samples.map((s) => [
       `${s.t.toFixed(0)}s`,
       mb(s.bpftraceRss),
@@ -486,6 +547,35 @@ export function formatSoak(samples: readonly SoakSample[]): string {
       String(s.requests),
       String(s.buckets),
       String(s.inFlight),
+      `${s.bpftraceCpu.toFixed(2)}%`,
+      `${s.denoCpu.toFixed(2)}%`,
     ]),
   ]);
+}
+
+/** Growth a soak tolerates after warm-up: bpftrace's maps are preallocated, Deno has a GC heap. */
+const SOAK_SLACK = { bpftrace: 1 << 20, deno: 16 << 20 };
+
+/**
+ * Whether memory stayed flat after warm-up (the first fifth of the samples): bpftrace's RSS may
+ * grow by 1 MiB at most, Deno's by 16 MiB (its heap breathes with the garbage collector).
+ */
+export function soakVerdict(samples: readonly SoakSample[]): { flat: boolean; line: string } {
+  if (samples.length < 3) {
+    return { flat: true, line: `${samples.length} samples: too few to judge (3 at least)` };
+  }
+  const from = samples[Math.floor(samples.length / 5)]!;
+  const last = samples[samples.length - 1]!;
+  const mb = (b: number) => `${b >= 0 ? "+" : ""}${(b / 1048576).toFixed(1)}M`;
+  const bpf = last.bpftraceRss - from.bpftraceRss;
+  const deno = last.denoRss - from.denoRss;
+  const flat = bpf <= SOAK_SLACK.bpftrace && deno <= SOAK_SLACK.deno;
+  return {
+    flat,
+    line: `after warm-up (${from.t.toFixed(0)}s to ${last.t.toFixed(0)}s): bpftrace RSS ${
+      mb(bpf)
+    }, Deno RSS ${mb(deno)}, ${last.requests - from.requests} requests — ${
+      flat ? "flat" : "GROWS (more than 1 MiB for bpftrace or 16 MiB for Deno)"
+    }`,
+  };
 }

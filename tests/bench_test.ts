@@ -1,6 +1,7 @@
 /** bench is a benchmark, not a test: here it only has to run end to end and write well-formed output. */
 import { readCsv } from "../reporters/csv.ts";
 import { findRow } from "../probes/report.ts";
+import { type SoakSample, soakVerdict } from "../bench/bench.ts";
 import { assert, assertEquals, assertMatch, runCli, withSquashfs } from "./_helpers.ts";
 
 Deno.test("bench runs every workload on a small tree, traced, with a CSV per run", async () => {
@@ -71,6 +72,44 @@ Deno.test("bench --overhead --variants: a chosen few, and a script of the user's
     assertMatch(b.stderr, new RegExp(`${broken}: bpftrace did not attach it: .*nope`));
   });
   Deno.removeSync(dir, { recursive: true });
+});
+
+Deno.test("bench --soak: memory and map fill sampled over the soak, and a verdict", async () => {
+  await withSquashfs({ dirs: 1, subdirs: 4, filesPerDir: 50 }, async (m) => {
+    const r = await runCli(["bench", m.mountPoint, "--soak", "8s"]);
+    // A sample a second (a tenth of the soak), requests growing with every storm.
+    const rows = r.stdout.split("\n").filter((l) => /^\d+s\s/.test(l)).map((l) => l.split(/\s+/));
+    assert(rows.length >= 6, r.stdout + r.stderr);
+    const requests = rows.map((x) => Number(x[3]));
+    assert(requests.every((n, i) => i === 0 || n >= requests[i - 1]!), r.stdout);
+    assert(requests.at(-1)! > requests[0]!, "storms ran throughout");
+    // 8 s judge little (Deno's heap grows until its collector runs): the verdict is said, and
+    // the exit status follows it (soakVerdict's thresholds are tested below).
+    const v = /^after warm-up \(\d+s to \d+s\): bpftrace RSS [+-][\d.]+M, .* — (flat|GROWS)/m
+      .exec(r.stdout);
+    assert(v, r.stdout);
+    assertEquals(r.code, v[1] === "flat" ? 0 : 1, r.stderr);
+  });
+});
+
+Deno.test("soakVerdict: growth after warm-up beyond the slack is said, warm-up is not", () => {
+  const at = (t: number, bpf: number, deno: number): SoakSample => ({
+    t,
+    bpftraceRss: bpf * 1048576,
+    denoRss: deno * 1048576,
+    requests: t * 1000,
+    buckets: 100,
+    inFlight: 0,
+    bpftraceCpu: 0.1,
+    denoCpu: 0.2,
+  });
+  // Warm-up (the first fifth) may grow; after it, 0.5 MiB is noise, 3 MiB a leak.
+  const flat = [at(0, 10, 50), at(10, 20, 80), ...[20, 30, 40, 50].map((t) => at(t, 20.5, 90))];
+  assertEquals(soakVerdict(flat).flat, true);
+  const leak = [...flat.slice(0, 5), at(60, 23, 90)];
+  assertEquals(soakVerdict(leak).flat, false);
+  assertMatch(soakVerdict(leak).line, /bpftrace RSS \+3\.0M.*GROWS/);
+  assertMatch(soakVerdict(flat.slice(0, 2)).line, /too few to judge/);
 });
 
 Deno.test("bench bad input: one line, exit 2", async () => {
