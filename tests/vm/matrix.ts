@@ -35,7 +35,16 @@ async function stage(g: Guest): Promise<string> {
   Deno.copyFileSync(Deno.execPath(), `${dir}/bin/deno`);
   Deno.chmodSync(`${dir}/bin/deno`, 0o755);
   const info = JSON.parse(await sh(Deno.execPath(), ["info", "--json"])) as { denoDir: string };
-  await sh("cp", ["-a", info.denoDir, `${dir}/deno-dir`]);
+  // Deno's cache may change while it is copied (another deno on this machine): copy again.
+  for (let i = 1;; i++) {
+    try {
+      await sh("cp", ["-a", info.denoDir, `${dir}/deno-dir`]);
+      break;
+    } catch (e) {
+      if (i === 3) throw e;
+      await sh("rm", ["-rf", `${dir}/deno-dir`]);
+    }
+  }
   Deno.copyFileSync(`${ROOT}tests/vm/guest.sh`, `${dir}/run.sh`);
   Deno.writeTextFileSync(`${dir}/guest`, g.name);
   Deno.writeTextFileSync(`${dir}/filter`, filter);
