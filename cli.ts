@@ -1019,6 +1019,7 @@ program.command("bench")
           mount: target,
           durationMs: soakMs!,
           cpu,
+          onAttached: (ms) => log(`probes attached ${Math.round(ms)} ms after the trace was asked for`),
           progress: (x) =>
             log(
               `${x.t.toFixed(0)}s: bpftrace ${(x.bpftraceRss / 1048576).toFixed(1)}M, deno ${

@@ -445,6 +445,8 @@ export async function soak(
     intervalMs?: number;
     cpu?: number;
     progress?: (s: SoakSample) => void;
+    /** Called once the probes are attached, with the milliseconds since the trace was asked for. */
+    onAttached?: (ms: number) => void;
   },
 ): Promise<SoakSample[]> {
   const files = await listFiles(o.mount);
@@ -455,6 +457,7 @@ export async function soak(
   let pid = 0;
   let began = 0;
   let last = { t: 0, bpftrace: 0, deno: 0 };
+  const asked = performance.now();
   try {
     const work = traceDuring({
       mounts: [o.mount],
@@ -484,13 +487,17 @@ export async function soak(
     }, async (bpftracePid) => {
       pid = bpftracePid;
       began = performance.now();
+      o.onAttached?.(began - asked);
       last = { t: 0, bpftrace: cpuSecondsOf(pid), deno: cpuSecondsOf("self") };
       // The storms in a shell loop of their own, so that this process's CPU time is the
       // tracer's alone (dropping caches is charged to the writer).
       const loop = new Deno.Command("sh", {
         args: [
           "-c",
-          'while :; do echo 2 > /proc/sys/vm/drop_caches && "$@" >/dev/null || exit 1; done',
+          // Stopped with SIGTERM: the storm under way ends too (the mount may be unmounted next).
+          "trap 'kill $c 2>/dev/null; wait $c; exit 0' TERM; " +
+          "while :; do echo 2 > /proc/sys/vm/drop_caches || exit 1; " +
+          '"$@" >/dev/null & c=$!; wait $c || exit 1; done',
           "storms",
           "taskset",
           "-c",
@@ -515,7 +522,7 @@ export async function soak(
         const why = new TextDecoder().decode((await loop.output()).stderr).trim();
         throw new Error(`the storms stopped: ${why || "no message"}`);
       }
-      loop.kill("SIGKILL");
+      loop.kill("SIGTERM");
       await loop.status;
     });
     await work;

@@ -620,10 +620,11 @@ function requestProbes(ctx: Ctx): { send: string[]; end: string[] } {
     ...(split
       ? indent([
         `$u = ${f.unique};`,
-        `$r = @dr[$c, $u];`,
-        `$w = @dw[$c, $u];`,
+        // The daemon's read and reply instants, in one entry its reply left.
+        `$t = @dw[$c, $u];`,
+        `$r = $t.0;`,
+        `$w = $t.1;`,
         `if ($r != 0 && $w != 0) {`,
-        `  delete(@dr[$c, $u]);`,
         `  delete(@dw[$c, $u]);`,
         `  $d = ($r >> 6) - ($v >> 6);`,
         ...indent(aggregate("5, $c, $op")),
@@ -690,6 +691,7 @@ function daemonProbes(ctx: Ctx, daemons: readonly DaemonTarget[]): string[] {
     `$t = @rd[tid];`,
     `$p = $t.0;`,
     `$c = $t.1;`,
+    `$fd = $t.2;`,
     `$op = (uint64)0;`,
     `$u = (uint64)0;`,
     ...ctx.maskVar,
@@ -704,7 +706,9 @@ function daemonProbes(ctx: Ctx, daemons: readonly DaemonTarget[]): string[] {
       `if (${NO_REPLY_COND}) {`,
       `  ${MAP.count}[4, $c, $op] = count();`,
       `} else ${dsampled ? `if (${dsampled}) ` : ""}{`,
-      `  @dr[$c, $u] = ${PACKED};`,
+      // Keyed by what the reply's writev() shows (process, descriptor, unique): it needs no
+      // look at the descriptor's file; the connection travels in the value.
+      `  @dr[(uint64)pid, $fd, $u] = (${PACKED}, $c);`,
       `}`,
       ...hookPrelude(ctx, "daemon.request", []),
     ])),
@@ -713,15 +717,25 @@ function daemonProbes(ctx: Ctx, daemons: readonly DaemonTarget[]): string[] {
     `}`,
   ];
   const replyHooks = ctx.hooks.at("daemon.reply").length > 0;
-  const reply = [
+  const key = `(uint64)pid, (uint64)${a("fd")}, $u`;
+  const write = [
+    // The clock only for a reply that is timed (after the lookup: the same instant to a few
+    // hundred ns, and one helper call fewer for each reply of an untimed request).
+    `$now = (uint64)0;`,
+    `$c = (uint64)0;`,
+    `$v = (uint64)0;`,
+    // A writev() of another file finds no entry (its "header" is whatever its first bytes are).
     `$h = *uptr((uint64*)${a("vec")});`,
     `$u = *uptr((uint64*)($h + 8));`,
-    ...(dsampled
-      ? [`$v = (uint64)0;`, `if (${dsampled}) {`, `  $v = @dr[$c, $u];`, `}`]
-      : [`$v = @dr[$c, $u];`]),
+    ...guarded(dsampled ? [dsampled] : [], [
+      `$t = @dr[${key}];`,
+      `$v = $t.0;`,
+      `$c = $t.1;`,
+    ]),
     ...latencyVars("$op", "$q", ...(replyHooks ? ["$err", "$body"] : [])),
     `if ($v != 0) {`,
     `  $now = nsecs;`,
+    `  delete(@dr[${key}]);`,
     `  $op = $v & 63;`,
     `  $q = (uint64)(-*uptr((int32*)($h + 4)));`,
     `  if ($q != 0) { ${MAP.err}[4, $c, $op, $q] = count(); }`,
@@ -733,43 +747,37 @@ function daemonProbes(ctx: Ctx, daemons: readonly DaemonTarget[]): string[] {
     ])),
     // With the request source, all parts are aggregated at the request's end, over the same
     // requests; alone, the service time is aggregated here.
-    ...(split ? [`  @dw[$c, $u] = $now;`] : [
+    ...(split ? [`  @dw[$c, $u] = ($v, $now);`] : [
       `  $d = $now - ($v >> 6);`,
       ...indent(aggregate("4, $c, $op")),
-      `  delete(@dr[$c, $u]);`,
     ]),
     ...(split && ctx.o.requestKey !== "pointer"
       ? [
         dsampled ? `} else if (${dsampled}) {` : `} else {`,
-        `  // Read before tracing began: counted from the request, not timed.`,
-        `  $v = ${MAP.inFlight}[$c, $u];`,
-        `  if ($v != 0) { ${MAP.count}[4, $c, $v & 63] = count(); }`,
+        // Only here the descriptor's file: a reply to a read that began before tracing is
+        // counted from the request (not timed); a write to another file has no connection.
+        ...indent(conn(a("fd"))),
+        `  if ($c != 0${selected}) {`,
+        `    $v = ${MAP.inFlight}[$c, $u];`,
+        `    if ($v != 0) { ${MAP.count}[4, $c, $v & 63] = count(); }`,
+        `  }`,
       ]
       : []),
-    `}`,
-  ];
-  const write = [
-    // The clock only for a reply that is timed (after the lookup: the same instant to a few
-    // hundred ns, and one helper call fewer for each reply of an untimed request).
-    `$now = (uint64)0;`,
-    `$c = (uint64)0;`,
-    ...conn(a("fd")),
-    `if ($c != 0${selected}) {`,
-    ...indent(reply),
     `}`,
   ];
   return [
     `tracepoint:syscalls:sys_enter_read ${pids}`,
     "{",
     // Every read's buffer (one that began before tracing has none at its exit: counted there),
-    // and beside it in one map entry the traced connection it reads from, or 0.
+    // and beside it in one map entry the traced connection it reads from (or 0) and the
+    // descriptor.
     `  $c = (uint64)0;`,
     ...indent(conn(a("fd"))),
     `  $r = (uint64)0;`,
     `  if ($c != 0${selected}) {`,
     `    $r = $c;`,
     `  }`,
-    `  @rd[tid] = ((uint64)${a("buf")}, $r);`,
+    `  @rd[tid] = ((uint64)${a("buf")}, $r, (uint64)${a("fd")});`,
     "}",
     "",
     `tracepoint:syscalls:sys_exit_read ${pids}`,
