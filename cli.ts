@@ -966,6 +966,10 @@ program.command("bench")
     "keep one trace running this long under repeated storms; memory and map fill over time",
   )
   .option(
+    "-i, --interval <duration>",
+    "with --soak: snapshot and sample this often (default: 10 s, or a tenth of a shorter soak)",
+  )
+  .option(
     "--variants <list>",
     "with --overhead: what to measure besides the untraced run (default: all), by name or a .bt file",
   )
@@ -988,6 +992,12 @@ program.command("bench")
       );
     }
     const soakMs = o.soak !== undefined ? parseDurationMs(o.soak, "--soak") : undefined;
+    const soakIntervalMs = o.interval !== undefined
+      ? parseDurationMs(o.interval, "--interval")
+      : undefined;
+    if (soakIntervalMs !== undefined && soakMs === undefined) {
+      throw new UsageError("--interval sets how often --soak samples: add --soak");
+    }
     if (o.variants !== undefined && !o.overhead) {
       throw new UsageError("--variants selects what --overhead measures: add --overhead");
     }
@@ -1018,8 +1028,10 @@ program.command("bench")
         const samples = await bench.soak({
           mount: target,
           durationMs: soakMs!,
+          ...(soakIntervalMs !== undefined ? { intervalMs: soakIntervalMs } : {}),
           cpu,
-          onAttached: (ms) => log(`probes attached ${Math.round(ms)} ms after the trace was asked for`),
+          onAttached: (ms) =>
+            log(`probes attached ${Math.round(ms)} ms after the trace was asked for`),
           progress: (x) =>
             log(
               `${x.t.toFixed(0)}s: bpftrace ${(x.bpftraceRss / 1048576).toFixed(1)}M, deno ${

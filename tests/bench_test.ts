@@ -122,6 +122,7 @@ Deno.test("bench bad input: one line, exit 2", async () => {
       [["bench", "--overhead", "--variants", "fast.bt"], /fast\.bt: cannot read: no such file/],
       [["bench", "--overhead", "--variants", "nope"], /Unknown variant "nope"; valid variants: /],
       [["bench", "--variants", "fusetrace"], /--variants selects what --overhead measures/],
+      [["bench", "-i", "2s"], /--interval sets how often --soak samples: add --soak/],
     ] as const
   ) {
     const r = await runCli([...args]);
