@@ -153,8 +153,8 @@ export interface ComposeOptions {
   inFlightSnapshots?: boolean;
   /**
    * Time 1 request in `sample` (a power of two ≥ 2): those whose unique id hashes to 0 modulo
-   * `sample` (see {@link sampledCond}), so the end of any other request touches no map. Every request is still
-   * counted, at its send.
+   * `sample` (see {@link sampledCond}), so the end of any other request touches no map. Every
+   * request is still counted, at its send.
    */
   sample?: number;
   /** End the trace when the thread with this id (the tracer's main thread) exits. */
@@ -881,7 +881,7 @@ function hookPrelude(ctx: Ctx, hook: Hook, vars: string[]): string[] {
  * following the workload's rhythm — a plain `seq & (N − 1)` would time only LOOKUPs of a client
  * that alternates LOOKUP and GETATTR. ALU operations only: no helper call.
  */
-function sampledCond(o: { sample?: number }, unique: string): string {
+function sampledCond(o: ComposeOptions, unique: string): string {
   return o.sample && o.sample > 1
     ? `((((${unique} >> 1) * ${SAMPLE_HASH}) >> 40) & ${o.sample - 1}) == 0`
     : "";

@@ -84,8 +84,8 @@ export interface TraceOptions {
   /** Snapshots carry the requests in flight (each prints the pairing map: an exporter's gauge). */
   inFlight?: boolean;
   /**
-   * Time 1 request in N (a power of two), chosen by a hash of its id so that the others cost no map
-   * access at their end; every request is still counted (see {@link ComposeOptions.sample}).
+   * Time 1 request in N (a power of two), chosen by a hash of its id so that the others cost no
+   * map access at their end; every request is still counted (see {@link ComposeOptions.sample}).
    */
   sample?: number;
   /** Log requests slower than this (ms) through `onSlow`. */
