@@ -695,9 +695,8 @@ function daemonProbes(ctx: Ctx, daemons: readonly DaemonTarget[]): string[] {
     `$op = (uint64)0;`,
     `$u = (uint64)0;`,
     ...ctx.maskVar,
-    `if ($p != 0) {`,
-    `  delete(@rd[tid]);`,
-    `}`,
+    // The entry stays: the thread's next read overwrites it (an update costs less than a delete
+    // and an insert), and it goes when the thread does.
     // A read of another file, or of a connection not traced, has $c == 0.
     `if ($c != 0 && ${a("ret")} >= 40 && (int64)*uptr((uint32*)$p) == ${a("ret")}) {`,
     `  $op = (uint64)*uptr((uint32*)($p + 4));`,
@@ -788,6 +787,11 @@ function daemonProbes(ctx: Ctx, daemons: readonly DaemonTarget[]): string[] {
     `tracepoint:syscalls:sys_enter_writev ${pids}`,
     "{",
     ...indent(write),
+    "}",
+    "",
+    `tracepoint:sched:sched_process_exit ${pids}`,
+    "{",
+    `  delete(@rd[tid]);`,
     "}",
     "",
   ];
