@@ -519,7 +519,7 @@ export async function soak(
       ]);
       clearTimeout(timer);
       if (ended) {
-        const why = new TextDecoder().decode((await loop.output()).stderr).trim();
+        const why = (await new Response(loop.stderr).text()).trim();
         throw new Error(`the storms stopped: ${why || "no message"}`);
       }
       loop.kill("SIGTERM");
