@@ -88,10 +88,16 @@ async function pinDaemons(mount: string, cpu: number): Promise<number[]> {
   return pids;
 }
 
+/** The command line of the workload pinned to `cpu` (taskset and its arguments). */
+function pinnedWorkload(kind: Workload, mount: string, list: string, cpu: number): string[] {
+  return ["taskset", "-c", String(cpu), Deno.execPath(), "run", "-A", WORKLOAD, kind, mount, list];
+}
+
 /** Runs the workload as a pinned child process. */
 async function client(kind: Workload, mount: string, list: string, cpu: number) {
-  const o = await new Deno.Command("taskset", {
-    args: ["-c", String(cpu), Deno.execPath(), "run", "-A", WORKLOAD, kind, mount, list],
+  const [cmd, ...args] = pinnedWorkload(kind, mount, list, cpu);
+  const o = await new Deno.Command(cmd!, {
+    args,
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -499,16 +505,7 @@ export async function soak(
           "while :; do echo 2 > /proc/sys/vm/drop_caches || exit 1; " +
           '"$@" >/dev/null & c=$!; wait $c || exit 1; done',
           "storms",
-          "taskset",
-          "-c",
-          String(o.cpu ?? 0),
-          Deno.execPath(),
-          "run",
-          "-A",
-          WORKLOAD,
-          "storm",
-          o.mount,
-          list,
+          ...pinnedWorkload("storm", o.mount, list, o.cpu ?? 0),
         ],
         stderr: "piped",
       }).spawn();
