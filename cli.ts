@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError, Option } from "npm:@commander-js/extra-typings@^14.0.0";
 import {
+  AUTO_SAMPLE,
   bpftraceVersion,
   builtinRegistry,
   checkComm,
@@ -216,10 +217,34 @@ function withTraceFlags<C>(command: C): C {
     )
     .option("--map-keys <n>", "maximum keys per bpftrace map (default: sized to the trace)")
     .option(
-      "--sample <n>",
-      "time 1 request in N (2, 4, 8, … 1024); every request is still counted",
+      "--sample <n|auto>",
+      `time 1 request in N (2, 4, 8, … 1024), or auto: every request until more than ${AUTO_SAMPLE.above} ` +
+        `requests/s, then 1 in ${AUTO_SAMPLE.sample} (auto:RATE sets the rate); every request is still counted`,
     );
   return command;
+}
+
+/**
+ * `--sample N` (a power of two from 2 to 1024), `auto` or `auto:RATE` (requests per second).
+ * @throws {UsageError} on anything else
+ */
+function parseSample(text: string): { sample: number; autoSampleRate?: number } {
+  const auto = /^auto(?::(.*))?$/.exec(text.trim());
+  if (auto) {
+    return {
+      sample: AUTO_SAMPLE.sample,
+      autoSampleRate: auto[1] === undefined
+        ? AUTO_SAMPLE.above
+        : parsePositiveInt(auto[1], "--sample auto:RATE (requests per second)", 1e9),
+    };
+  }
+  const n = /^\d+$/.test(text.trim()) ? Number(text) : NaN;
+  if (!(n >= 2 && n <= 1024 && (n & (n - 1)) === 0)) {
+    throw new UsageError(
+      `Invalid --sample "${text}": a power of two from 2 to 1024, auto or auto:RATE`,
+    );
+  }
+  return { sample: n };
 }
 
 /**
@@ -248,10 +273,7 @@ async function traceOptionsOf(
     return d;
   });
   const sources = sourcesOf(f.source);
-  const sample = f.sample !== undefined ? parsePositiveInt(f.sample, "--sample", 1024) : undefined;
-  if (sample !== undefined && (sample < 2 || (sample & (sample - 1)) !== 0)) {
-    throw new UsageError(`Invalid --sample "${f.sample}": a power of two from 2 to 1024`);
-  }
+  const sampling = f.sample !== undefined ? parseSample(f.sample) : {};
   const mapKeys = f.mapKeys !== undefined
     ? parsePositiveInt(f.mapKeys, "--map-keys", MAX_MAP_KEYS)
     : undefined;
@@ -288,7 +310,7 @@ async function traceOptionsOf(
       ...(f.comm ? { comm: f.comm } : {}),
       sources,
       ...(mapKeys !== undefined ? { mapKeys } : {}),
-      ...(sample ? { sample } : {}),
+      ...sampling,
       daemonPids,
       ...(presetPids ? { presetPids } : {}),
       uprobes: f.uprobe,
@@ -486,6 +508,12 @@ withTraceFlags(
     const o = opts as typeof opts & TraceFlags;
     const t = await traceOptionsOf(o);
     if (!t) return;
+    if (t.options.autoSampleRate) {
+      throw new UsageError(
+        "--sample auto: serve's histograms are counters, and a switch to 1 in N mid-way would " +
+          "mix two bases in them; give serve --sample N",
+      );
+    }
     const intervalMs = parseDurationMs(o.interval, "interval", DAY_MS);
     const perOctave = Number(o.bucketsPerOctave);
     if (!(PER_OCTAVE as readonly number[]).includes(perOctave)) {

@@ -6,6 +6,7 @@
  * @module
  */
 import {
+  AUTO_SAMPLE,
   builtinRegistry,
   columns,
   detectCapabilities,
@@ -184,6 +185,7 @@ export type Variant =
   | "untraced"
   | "fusetrace"
   | "fusetrace --sample 8"
+  | "fusetrace --sample auto"
   | "fusetrace+daemon"
   | "fusetrace+daemon --sample 8"
   | "fusetrace+analyses"
@@ -197,6 +199,7 @@ export const VARIANTS: readonly Variant[] = [
   "untraced",
   "fusetrace",
   "fusetrace --sample 8",
+  "fusetrace --sample auto",
   "fusetrace+daemon",
   "fusetrace+daemon --sample 8",
   "fusetrace+analyses",
@@ -207,9 +210,16 @@ export const VARIANTS: readonly Variant[] = [
 ];
 
 /** What each fusetrace variant traces. */
-const TRACED: Partial<Record<Variant, Pick<TraceOptions, "sources" | "plugins" | "sample">>> = {
+const TRACED: Partial<
+  Record<Variant, Pick<TraceOptions, "sources" | "plugins" | "sample" | "autoSampleRate">>
+> = {
   fusetrace: { sources: ["request"] },
   "fusetrace --sample 8": { sources: ["request"], sample: 8 },
+  "fusetrace --sample auto": {
+    sources: ["request"],
+    sample: AUTO_SAMPLE.sample,
+    autoSampleRate: AUTO_SAMPLE.above,
+  },
   "fusetrace+daemon": { sources: ["request", "daemon"] },
   "fusetrace+daemon --sample 8": { sources: ["request", "daemon"], sample: 8 },
   // Every timing plugin and the three analyses (which need the daemon's side too).

@@ -28,6 +28,7 @@ import {
   SLOW_MARK,
   SNAPSHOT_MARK,
   SOURCE_ID,
+  UNSAMPLED,
 } from "./schema.ts";
 
 export * from "./schema.ts";
@@ -157,6 +158,13 @@ export interface ComposeOptions {
    * request is still counted, at its send.
    */
   sample?: number;
+  /**
+   * With `sample`: every request is timed until the request rate exceeds this many per second
+   * (checked each second), then 1 in `sample` — a one-way switch the program makes itself. The
+   * 1 in N are aggregated apart from the start, so a switched trace reports them over its whole
+   * length (see {@link UNSAMPLED}).
+   */
+  autoSampleRate?: number;
   /** End the trace when the thread with this id (the tracer's main thread) exits. */
   watchPid?: number;
   /** Maximum keys per map. Default 4096. */
@@ -187,6 +195,8 @@ export interface Composed {
   pluginMaps?: Map<string, PluginMap>;
   /** Requests are timed 1 in this many (see {@link ComposeOptions.sample}). */
   sample?: number;
+  /** …once the request rate exceeds this (see {@link ComposeOptions.autoSampleRate}). */
+  autoSampleRate?: number;
   /**
    * The request source counts a request that gets a reply where it times it (its stats() count)
    * or, still in flight, from the pairing map; at send only those without a reply.
@@ -216,6 +226,14 @@ export function compose(o: ComposeOptions): Composed {
   }
   if (o.sample && o.sample > 1 && !(o.request ?? true)) {
     throw new TypeError("--sample needs the request source: its sends count every request");
+  }
+  if (
+    o.autoSampleRate !== undefined &&
+    (!(o.sample && o.sample > 1) || !Number.isInteger(o.autoSampleRate) || o.autoSampleRate < 1)
+  ) {
+    throw new TypeError(
+      "--sample auto: a rate of requests per second ≥ 1, and 1 in N to switch to",
+    );
   }
   // Ownership among the selected plugins only; `other` takes what no known plugin lists.
   const owners = opcodeOwners(o.plugins);
@@ -267,6 +285,7 @@ export function compose(o: ComposeOptions): Composed {
   ) {
     throw new TypeError("Nothing to trace: no selected plugin has a probe for the chosen sources");
   }
+  if (request) out.push(...autoSwitchProbe(ctx));
 
   const reported = [
     ...REPORTED_MAPS.filter((m) => ctx.used.has(m)),
@@ -293,6 +312,7 @@ export function compose(o: ComposeOptions): Composed {
     ...(ctx.split ? ["@dw"] : []),
     ...(o.slowNs && request ? ["@who", "@whoc"] : []),
     ...(ctx.sent ? ["@snt"] : []),
+    ...(ctx.used.has(MAP.switched) ? [MAP.rate] : []),
     ...contributions.temporary,
   ];
   out.push("END", "{", ...scratch.map((m) => `  clear(${m});`), `  printf("${END_MARK}\\n");`, "}");
@@ -306,6 +326,7 @@ export function compose(o: ComposeOptions): Composed {
     countsUnmatched: request && !ctx.filtered,
     pluginMaps: contributions.maps,
     ...(o.sample && o.sample > 1 ? { sample: o.sample } : { countsAtEnd: request }),
+    ...(o.autoSampleRate ? { autoSampleRate: o.autoSampleRate } : {}),
   };
 }
 
@@ -525,6 +546,13 @@ function requestProbes(ctx: Ctx): { send: string[]; end: string[] } {
     }
   }
   const sampled = sampledCond(o, f.key);
+  // --sample auto: paired at send while every request is timed, ended like a full trace (an
+  // untimed end finds no entry); its aggregation keys say which part a request belongs to.
+  const auto = !!o.autoSampleRate;
+  const fixed = auto ? "" : sampled;
+  const src = (id: number) => sourceKey(o, id);
+  if (auto) { for (const m of [MAP.switched, MAP.switchedAt]) ctx.used.add(m); }
+  const timedAtSend = timedCond(o, f.key);
   const send = [
     ...f.prelude,
     `$c = (uint64)${f.conn};`,
@@ -540,7 +568,8 @@ function requestProbes(ctx: Ctx): { send: string[]; end: string[] } {
       ...(sampled
         ? [`${MAP.count}[1, $c, $op] = count();`]
         : [`if (${NO_REPLY_COND}) { ${MAP.count}[1, $c, $op] = count(); }`]),
-      `if (!(${NO_REPLY_COND})${sampled ? ` && ${sampled}` : ""}) {`,
+      ...(auto ? [`if (${rateCond(f.key)}) { ${MAP.rate}++; }`] : []),
+      `if (!(${NO_REPLY_COND})${timedAtSend ? ` && ${timedAtSend}` : ""}) {`,
       `  ${MAP.inFlight}[$c, ${f.key}] = ${PACKED};`,
       // --slow: the requester as the kernel sees it at the request (it may be gone at the end).
       ...(o.slowNs ? [`  @who[$c, ${f.key}] = pid;`, `  @whoc[$c, ${f.key}] = comm;`] : []),
@@ -560,11 +589,12 @@ function requestProbes(ctx: Ctx): { send: string[]; end: string[] } {
   // One clock read per probe: total = queue + service + transit exactly.
   const end = [
     // Sampled: the end of a request that was not timed reads no clock and touches no map.
-    sampled ? `$now = (uint64)0;` : `$now = nsecs;`,
+    fixed ? `$now = (uint64)0;` : `$now = nsecs;`,
     ...f.prelude,
     `$c = (uint64)${f.conn};`,
     `$k = ${f.key};`,
-    ...(sampled
+    ...(auto ? [`$g = ${UNSAMPLED};`, `if (${sampled}) { $g = 0; }`] : []),
+    ...(fixed
       ? [
         `$v = (uint64)0;`,
         `if (${sampledCond(o, "$k")}) {`,
@@ -584,8 +614,8 @@ function requestProbes(ctx: Ctx): { send: string[]; end: string[] } {
     `  delete(${MAP.inFlight}[$c, $k]);`,
     `  $op = $v & 63;`,
     `  $d = $now - ($v >> 6);`,
-    ...indent(aggregate("1, $c, $op")),
-    `  if (${f.error} != 0) { ${MAP.err}[1, $c, $op, -${f.error}] = count(); }`,
+    ...indent(aggregate(`${src(1)}, $c, $op`)),
+    `  if (${f.error} != 0) { ${MAP.err}[${src(1)}, $c, $op, -${f.error}] = count(); }`,
     ...(o.slowNs
       ? [
         `  $who = @who[$c, $k];`,
@@ -600,7 +630,7 @@ function requestProbes(ctx: Ctx): { send: string[]; end: string[] } {
       : []),
     // Bytes from the daemon only where a reply carries data (READ, READDIR[PLUS], READLINK,
     // GETXATTR, LISTXATTR): attribute structures are not worth a map update per request.
-    `  if (${DATA_REPLY}) { ${MAP.bytesOut}[1, $c, $op] = sum(${f.outLen} - 16); }`,
+    `  if (${DATA_REPLY}) { ${MAP.bytesOut}[${src(1)}, $c, $op] = sum(${f.outLen} - 16); }`,
     ...indent(hookPrelude(ctx, "request.end", [
       `$err = (uint64)(-${f.error});`,
       `$len = (uint64)${f.outLen};`,
@@ -611,9 +641,9 @@ function requestProbes(ctx: Ctx): { send: string[]; end: string[] } {
         `if ($s != 0) {`,
         `  delete(@snt[$c, $k]);`,
         `  $d = $s - ($v >> 6);`,
-        ...indent(aggregate(`${SOURCE_ID.queue}, $c, $op`)),
+        ...indent(aggregate(`${src(SOURCE_ID.queue)}, $c, $op`)),
         `  $d = $now - $s;`,
-        ...indent(aggregate(`${SOURCE_ID.served}, $c, $op`)),
+        ...indent(aggregate(`${src(SOURCE_ID.served)}, $c, $op`)),
         `}`,
       ])
       : []),
@@ -627,11 +657,11 @@ function requestProbes(ctx: Ctx): { send: string[]; end: string[] } {
         `if ($r != 0 && $w != 0) {`,
         `  delete(@dw[$c, $u]);`,
         `  $d = ($r >> 6) - ($v >> 6);`,
-        ...indent(aggregate("5, $c, $op")),
+        ...indent(aggregate(`${src(SOURCE_ID.queue)}, $c, $op`)),
         `  $d = $w - ($r >> 6);`,
-        ...indent(aggregate("4, $c, $op")),
+        ...indent(aggregate(`${src(SOURCE_ID.daemon)}, $c, $op`)),
         `  $d = $now - $w;`,
-        ...indent(aggregate("6, $c, $op")),
+        ...indent(aggregate(`${src(SOURCE_ID.transit)}, $c, $op`)),
         `}`,
       ])
       : []),
@@ -650,7 +680,8 @@ function requestProbes(ctx: Ctx): { send: string[]; end: string[] } {
 /** The daemon's receipt of each tracked request (fuse_request_sent), for the queue / served split. */
 function sentProbe(ctx: Ctx): string[] {
   if (!ctx.sent) return [];
-  const sampled = sampledCond(ctx.o, "$k");
+  // Under --sample auto, whether the request is timed is whether it was paired at send.
+  const sampled = ctx.o.autoSampleRate ? "" : sampledCond(ctx.o, "$k");
   return [
     "tracepoint:fuse:fuse_request_sent",
     "{",
@@ -684,6 +715,11 @@ function daemonProbes(ctx: Ctx, daemons: readonly DaemonTarget[]): string[] {
       : connectionOfFd(fd);
   const selected = mountConds(ctx.o, "$c").map((c) => ` && ${c}`).join("");
   const dsampled = sampledCond(ctx.o, "$u");
+  // Under --sample auto a reply looks its read up (the read recorded it or not) and keys its
+  // errors by part, like the request's end.
+  const auto = !!ctx.o.autoSampleRate;
+  const dtimed = timedCond(ctx.o, "$u");
+  const src = (id: number) => sourceKey(ctx.o, id);
   for (const m of [MAP.lat, MAP.stats, MAP.err, MAP.count, MAP.daemonMissed]) {
     ctx.used.add(m);
   }
@@ -704,7 +740,7 @@ function daemonProbes(ctx: Ctx, daemons: readonly DaemonTarget[]): string[] {
     ...indent(guarded(ctx.opConds, [
       `if (${NO_REPLY_COND}) {`,
       `  ${MAP.count}[4, $c, $op] = count();`,
-      `} else ${dsampled ? `if (${dsampled}) ` : ""}{`,
+      `} else ${dtimed ? `if (${dtimed}) ` : ""}{`,
       // Keyed by what the reply's writev() shows (process, descriptor, unique): it needs no
       // look at the descriptor's file; the connection travels in the value.
       `  @dr[(uint64)pid, $fd, $u] = (${PACKED}, $c);`,
@@ -726,18 +762,19 @@ function daemonProbes(ctx: Ctx, daemons: readonly DaemonTarget[]): string[] {
     // A writev() of another file finds no entry (its "header" is whatever its first bytes are).
     `$h = *uptr((uint64*)${a("vec")});`,
     `$u = *uptr((uint64*)($h + 8));`,
-    ...guarded(dsampled ? [dsampled] : [], [
+    ...guarded(dsampled && !auto ? [dsampled] : [], [
       `$t = @dr[${key}];`,
       `$v = $t.0;`,
       `$c = $t.1;`,
     ]),
+    ...(auto ? [`$g = ${UNSAMPLED};`, `if (${dsampled}) { $g = 0; }`] : []),
     ...latencyVars("$op", "$q", ...(replyHooks ? ["$err", "$body"] : [])),
     `if ($v != 0) {`,
     `  $now = nsecs;`,
     `  delete(@dr[${key}]);`,
     `  $op = $v & 63;`,
     `  $q = (uint64)(-*uptr((int32*)($h + 4)));`,
-    `  if ($q != 0) { ${MAP.err}[4, $c, $op, $q] = count(); }`,
+    `  if ($q != 0) { ${MAP.err}[${src(SOURCE_ID.daemon)}, $c, $op, $q] = count(); }`,
     // The payload follows the header in the first iovec, or is the second.
     ...indent(hookPrelude(ctx, "daemon.reply", [
       `$err = $q;`,
@@ -752,13 +789,13 @@ function daemonProbes(ctx: Ctx, daemons: readonly DaemonTarget[]): string[] {
     ]),
     ...(split && ctx.o.requestKey !== "pointer"
       ? [
-        dsampled ? `} else if (${dsampled}) {` : `} else {`,
+        dtimed ? `} else if (${dtimed}) {` : `} else {`,
         // Only here the descriptor's file: a reply to a read that began before tracing is
         // counted from the request (not timed); a write to another file has no connection.
         ...indent(conn(a("fd"))),
         `  if ($c != 0${selected}) {`,
         `    $v = ${MAP.inFlight}[$c, $u];`,
-        `    if ($v != 0) { ${MAP.count}[4, $c, $v & 63] = count(); }`,
+        `    if ($v != 0) { ${MAP.count}[${src(SOURCE_ID.daemon)}, $c, $v & 63] = count(); }`,
         `  }`,
       ]
       : []),
@@ -889,6 +926,48 @@ function sampledCond(o: ComposeOptions, unique: string): string {
   return o.sample && o.sample > 1
     ? `((((${unique} >> 1) * ${SAMPLE_HASH}) >> 40) & ${o.sample - 1}) == 0`
     : "";
+}
+
+/**
+ * The condition for pairing a request at send and at the daemon's read: the sampled ones, and
+ * under `--sample auto` every request until the switch ("" when every request is timed).
+ */
+function timedCond(o: ComposeOptions, unique: string): string {
+  const sampled = sampledCond(o, unique);
+  return sampled && o.autoSampleRate ? `(${sampled} || ${MAP.switched} == 0)` : sampled;
+}
+
+/**
+ * A source id in an aggregation key: under `--sample auto`, plus `$g` ({@link UNSAMPLED} for the
+ * requests outside the 1 in N, which the decoder drops once the program switched).
+ */
+function sourceKey(o: ComposeOptions, id: number): string {
+  return o.autoSampleRate ? `${id} + $g` : `${id}`;
+}
+
+/** 1 request in 64, by other bits of the same hash as {@link sampledCond}: the rate's counter. */
+function rateCond(unique: string): string {
+  return `((((${unique} >> 1) * ${SAMPLE_HASH}) >> 58) == 0)`;
+}
+
+/**
+ * `--sample auto`: once a second, the rate counted 1 in 64; above the threshold the program
+ * switches to 1 in N for good, and keeps the rate and the time of the switch for the report.
+ */
+function autoSwitchProbe(ctx: Ctx): string[] {
+  const rate = ctx.o.autoSampleRate;
+  if (!rate) return [];
+  return [
+    "interval:s:1",
+    "{",
+    `  if (${MAP.switched} == 0 && ${MAP.rate} > ${Math.floor(rate / 64)}) {`,
+    `    ${MAP.switched} = ${MAP.rate} * 64;`,
+    `    ${MAP.switchedAt} = elapsed / 1000000;`,
+    "  }",
+    `  ${MAP.rate} = 0;`,
+    "}",
+    "",
+  ];
 }
 
 /** The multiplier of {@link sampledCond} (Knuth's MMIX LCG constant: odd, below 2^63). */

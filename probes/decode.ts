@@ -11,16 +11,18 @@ import {
   SLOW_MARK,
   SNAPSHOT_MARK,
   SOURCE_ID,
+  UNSAMPLED,
 } from "./schema.ts";
 import type { MapEntry, ProbePlugin } from "./plugin.ts";
 import { opcodeName } from "./opcodes.ts";
-import { bucketRange, totalCount } from "./hist.ts";
+import { addBuckets, bucketRange, totalCount } from "./hist.ts";
 import {
   emptyRow,
   type OpRow,
   type Report,
   rowKey,
   type RunMeta,
+  type SampledPart,
   type SlowRequest,
   SOURCE_NAMES,
 } from "./report.ts";
@@ -29,7 +31,7 @@ import {
 export interface DecodeContext {
   composed:
     & Pick<Composed, "table" | "opcodePlugin" | "otherPlugin">
-    & Partial<Pick<Composed, "env" | "pluginMaps" | "sample" | "countsAtEnd">>;
+    & Partial<Pick<Composed, "env" | "pluginMaps" | "sample" | "countsAtEnd" | "autoSampleRate">>;
   /** Mount point of a connection number. */
   mountOf: (connection: number) => string;
   meta: RunMeta;
@@ -147,9 +149,14 @@ export class Decoder {
 
   #report(): Report {
     const rows = new Map<string, OpRow>();
+    // --sample auto: the requests outside the 1 in N (source id + UNSAMPLED), kept apart until
+    // merged into the rows — or dropped once the program switched to 1 in N.
+    const unsampled = new Map<string, OpRow>();
     const rank = new Map<OpRow, number>(); // opcode, or table index
     const { composed, mountOf } = this.ctx;
-    const row = (src: number, conn: number, op: number): OpRow => {
+    const row = (keyed: number, conn: number, op: number): OpRow => {
+      const into = keyed >= UNSAMPLED ? unsampled : rows;
+      const src = keyed >= UNSAMPLED ? keyed - UNSAMPLED : keyed;
       let id: Pick<OpRow, "source" | "mount" | "plugin" | "operation">;
       const bySource = CONNECTION_SOURCES.find((s) => SOURCE_ID[s] === src);
       if (bySource) {
@@ -165,9 +172,9 @@ export class Decoder {
           : { source: "probe", mount: "-", plugin: "?", operation: `#${op}` };
       }
       const k = rowKey(id);
-      let r = rows.get(k);
+      let r = into.get(k);
       if (!r) {
-        rows.set(k, r = emptyRow(id));
+        into.set(k, r = emptyRow(id));
         rank.set(r, op);
       }
       return r;
@@ -184,21 +191,48 @@ export class Decoder {
     // stats(): the exact timed count and sum, even if the histogram map ran out of keys; the
     // count of every source's requests but a sampled request source's (counted at send).
     const st = this.#maps.get(MAP.stats);
-    let dropped = 0;
+    const dropped = { sampled: 0, unsampled: 0 };
     for (const [key, v] of Object.entries(typeof st === "object" ? st : {})) {
       const [s, c, op] = key.split(",").map(Number);
       const r = row(s!, c!, op!);
       const { count, total } = v as { count: number | string; total: number | string };
-      if (s !== SOURCE_ID.request || composed.countsAtEnd) r.count += Number(count);
+      if (s! % UNSAMPLED !== SOURCE_ID.request || composed.countsAtEnd) r.count += Number(count);
       r.sumNs = Number(total);
       if (Number(count) > totalCount(r.buckets)) r.timed = Number(count);
-      dropped += Number(count) - totalCount(r.buckets);
+      dropped[s! >= UNSAMPLED ? "unsampled" : "sampled"] += Number(count) - totalCount(r.buckets);
     }
     // Latencies can only have been dropped if the histogram map is full: else the difference is
     // requests that ended while bpftrace printed @lat and then @st.
     const lat = this.#maps.get(MAP.lat);
     const limit = Number(composed.env?.BPFTRACE_MAX_MAP_KEYS ?? Infinity);
-    if (typeof lat !== "object" || Object.keys(lat).length < limit) dropped = 0;
+    const full = typeof lat === "object" && Object.keys(lat).length >= limit;
+    each(MAP.count, ([s, c, op], n) => void (row(s!, c!, op!).count += n));
+    each(MAP.bytesIn, ([s, c, op], n) => void (row(s!, c!, op!).bytesIn = n));
+    each(MAP.bytesOut, ([s, c, op], n) => void (row(s!, c!, op!).bytesOut = n));
+    each(MAP.err, ([s, c, op, errno], n) => {
+      const r = row(s!, c!, op!);
+      r.errors[errno!] = (r.errors[errno!] ?? 0) + n;
+    });
+    // --sample auto: not switched, every request was timed: the rows are both parts, and keep
+    // their 1 in N apart for an interval report across a later switch.
+    const switched = Number(this.#maps.get(MAP.switched) ?? 0);
+    const merged = !!composed.autoSampleRate && !switched;
+    if (merged) {
+      for (const [k, u] of unsampled) {
+        if (rows.has(k)) continue;
+        const r = emptyRow({
+          source: u.source,
+          mount: u.mount,
+          plugin: u.plugin,
+          operation: u.operation,
+        });
+        rows.set(k, r);
+        rank.set(r, rank.get(u)!);
+      }
+      for (const r of rows.values()) if (SAMPLED_SOURCES.has(r.source)) r.sampledPart = partOf(r);
+      for (const [k, u] of unsampled) addRow(rows.get(k)!, u);
+    }
+    const droppedNs = full ? dropped.sampled + (merged ? dropped.unsampled : 0) : 0;
     // Min and max to the buckets' resolution (1/32): a min() and a max() per request cost two
     // map updates, more than the rest of the timing.
     for (const r of rows.values()) {
@@ -207,13 +241,6 @@ export class Decoder {
       r.minNs = bucketRange(Math.min(...used))[0];
       r.maxNs = bucketRange(Math.max(...used))[1] - 1;
     }
-    each(MAP.count, ([s, c, op], n) => void (row(s!, c!, op!).count += n));
-    each(MAP.bytesIn, ([s, c, op], n) => void (row(s!, c!, op!).bytesIn = n));
-    each(MAP.bytesOut, ([s, c, op], n) => void (row(s!, c!, op!).bytesOut = n));
-    each(MAP.err, ([s, c, op, errno], n) => {
-      const r = row(s!, c!, op!);
-      r.errors[errno!] = (r.errors[errno!] ?? 0) + n;
-    });
     const calls = this.#maps.get(MAP.calls);
     if (calls && typeof calls === "object") {
       for (const [probe, n] of Object.entries(calls)) {
@@ -240,7 +267,7 @@ export class Decoder {
     const pairingFull = this.#inFlight.length >= limit;
     this.#inFlight = [];
     // --sample: the request source's rows and the parts of its requests are timed 1 in N.
-    if (composed.sample) {
+    if (composed.sample && !merged) {
       for (const r of rows.values()) {
         if (SAMPLED_SOURCES.has(r.source)) r.sample = composed.sample;
       }
@@ -275,8 +302,24 @@ export class Decoder {
       unmatched: typeof unmatched === "number" ? unmatched : Number(unmatched ?? 0),
       ...(unpairable ? { unpairable } : {}),
       ...(missed ? { daemonMissed: missed } : {}),
-      ...(dropped > 0 ? { histogramDropped: dropped } : {}),
+      ...(droppedNs > 0 ? { histogramDropped: droppedNs } : {}),
       ...(pairingFull ? { pairingFull } : {}),
+      ...(composed.autoSampleRate && composed.sample
+        ? {
+          autoSample: {
+            above: composed.autoSampleRate,
+            sample: composed.sample,
+            ...(switched
+              ? {
+                switched: {
+                  afterS: Number(this.#maps.get(MAP.switchedAt) ?? 0) / 1000,
+                  rate: switched,
+                },
+              }
+              : {}),
+          },
+        }
+        : {}),
     };
   }
 
@@ -307,6 +350,33 @@ export class Decoder {
     }
     return Object.keys(out).length ? out : undefined;
   }
+}
+
+/** The fields of a row `--sample auto` keeps apart for its 1 in N (copied). */
+function partOf(r: OpRow): SampledPart {
+  return {
+    count: r.count,
+    ...(r.timed !== undefined ? { timed: r.timed } : {}),
+    errors: { ...r.errors },
+    bytesOut: r.bytesOut,
+    sumNs: r.sumNs,
+    buckets: new Map(r.buckets),
+  };
+}
+
+/** Adds the requests of `u` (the same row's other part) to `r`. */
+function addRow(r: OpRow, u: OpRow): void {
+  if (r.timed !== undefined || u.timed !== undefined) {
+    r.timed = (r.timed ?? totalCount(r.buckets)) + (u.timed ?? totalCount(u.buckets));
+  }
+  r.count += u.count;
+  r.sumNs += u.sumNs;
+  r.bytesIn += u.bytesIn;
+  r.bytesOut += u.bytesOut;
+  for (const [e, n] of Object.entries(u.errors)) {
+    r.errors[Number(e)] = (r.errors[Number(e)] ?? 0) + n;
+  }
+  r.buckets = addBuckets(r.buckets, u.buckets, 1);
 }
 
 /** A printed map key split into `n` fields: the last keeps any commas (a string). */

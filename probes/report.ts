@@ -78,7 +78,19 @@ export interface OpRow {
    * `count` is still every request. Absent: every request was timed.
    */
   sample?: number;
+  /**
+   * `--sample auto` before its switch: what of this row is of the 1 in N (what the row of a
+   * later, switched snapshot holds), so an interval across the switch subtracts like from like.
+   * In memory only: never written to a file.
+   */
+  sampledPart?: SampledPart;
 }
+
+/** The fields of a row that `--sample auto` keeps apart for its 1 in N. */
+export type SampledPart = Pick<
+  OpRow,
+  "count" | "timed" | "errors" | "bytesOut" | "sumNs" | "buckets"
+>;
 
 /** What a run was. */
 export interface RunMeta {
@@ -141,6 +153,20 @@ export interface Report {
   sections?: Record<string, unknown>;
   /** The command traced (`trace -- COMMAND`): its wall time and exit status. */
   command?: { argv: string[]; wallMs: number; status: number };
+  /** `--sample auto`: what it chose. */
+  autoSample?: AutoSample;
+}
+
+/**
+ * `--sample auto`: every request is timed until the request rate exceeds `above` per second, then
+ * 1 in `sample`; once `switched`, the report's latencies are those of the 1 in N over the whole
+ * trace (they were kept apart from the start).
+ */
+export interface AutoSample {
+  above: number;
+  sample: number;
+  /** When (seconds into the trace) and at what rate (requests per second, measured 1 in 64). */
+  switched?: { afterS: number; rate: number };
 }
 
 /** The FUSE time of one mount, as one source saw it. */
@@ -222,6 +248,27 @@ export function sampledRates(rows: readonly OpRow[]): number[] {
   return [...new Set(rows.flatMap((r) => (r.sample ? [r.sample] : [])))].sort((a, b) => a - b);
 }
 
+/**
+ * What a report's latencies are of, in one sentence, where `--sample` made them of fewer than
+ * every request or `--sample auto` had a choice; undefined for a plain full trace.
+ */
+export function samplingNote(report: Report): string | undefined {
+  const a = report.autoSample;
+  if (a && !a.switched) {
+    return `every request timed (--sample auto: the rate stayed at or below ${a.above} requests/s)`;
+  }
+  const rates = sampledRates(report.rows);
+  if (!rates.length) return undefined;
+  const why = a?.switched
+    ? ` since the trace began (--sample auto switched ${
+      a.switched.afterS.toFixed(0)
+    } s in, at ${a.switched.rate} requests/s, above ${a.above})`
+    : " (--sample)";
+  return `latency, errors and reply bytes from 1 in ${
+    rates.join(" or ")
+  } requests${why}; counts are of every request`;
+}
+
 /** Number of error replies of a row. */
 export function errorCount(row: OpRow): number {
   return Object.values(row.errors).reduce((a, b) => a + b, 0);
@@ -300,12 +347,14 @@ export function findRow(report: Report, match: Partial<OpRow>): OpRow | undefine
 export function subtractReports(later: Report, earlier: Report): Report {
   const before = new Map(earlier.rows.map((r) => [rowKey(r), r]));
   const rows: OpRow[] = [];
-  for (const r of later.rows) {
-    const e = before.get(rowKey(r));
-    if (!e) {
+  for (const { sampledPart: _, ...r } of later.rows) {
+    const had = before.get(rowKey(r));
+    if (!had) {
       rows.push(r);
       continue;
     }
+    // Across the switch of --sample auto: the later row holds the 1 in N only.
+    const e = r.sample && !had.sample && had.sampledPart ? { ...had, ...had.sampledPart } : had;
     const errors: Record<number, number> = {};
     for (const [k, v] of Object.entries(r.errors)) {
       const d = v - (e.errors[Number(k)] ?? 0);
@@ -318,7 +367,7 @@ export function subtractReports(later: Report, earlier: Report): Report {
       bytesIn: r.bytesIn - e.bytesIn,
       bytesOut: r.bytesOut - e.bytesOut,
       sumNs: r.sumNs - e.sumNs,
-      ...(r.timed !== undefined ? { timed: r.timed - (e.timed ?? 0) } : {}),
+      ...(r.timed !== undefined ? { timed: r.timed - (e.timed ?? totalCount(e.buckets)) } : {}),
       buckets: addBuckets(r.buckets, e.buckets, -1),
     };
     // Extremes of the interval, to bucket precision, within the run's exact ones.
@@ -344,5 +393,6 @@ export function subtractReports(later: Report, earlier: Report): Report {
     ...(later.pairingFull ? { pairingFull: true } : {}),
     ...(later.ioUring ? { ioUring: later.ioUring } : {}),
     ...(later.ended ? { ended: later.ended } : {}),
+    ...(later.autoSample ? { autoSample: later.autoSample } : {}),
   };
 }

@@ -17,6 +17,12 @@ export const SOURCE_ID = {
   served: 8,
 } as const;
 
+/**
+ * `--sample auto`: the requests outside the 1 in N, timed until the switch to sampling, are
+ * aggregated under their source's id plus this (so the 1 in N stays apart from the start).
+ */
+export const UNSAMPLED = 16;
+
 /** The sources whose rows are per connection (mount) and opcode; the others are per table entry. */
 export const CONNECTION_SOURCES = ["request", "daemon", "queue", "transit", "served"] as const;
 
@@ -47,6 +53,12 @@ export const MAP = {
   daemonMissed: "@dmiss",
   /** Calls by probe name (`count`, `--daemon libfuse`). */
   calls: "@calls",
+  /** `--sample auto`: the request rate (per second) at the switch to 1 in N; absent before. */
+  switched: "@sw",
+  /** `--sample auto`: milliseconds into the trace of the switch. */
+  switchedAt: "@swms",
+  /** `--sample auto`: requests of this second, counted 1 in 64 (scratch). */
+  rate: "@rate",
   /** Requests in flight: printed at exit, never aggregated. */
   inFlight: "@req",
 } as const;
@@ -63,6 +75,8 @@ export const REPORTED_MAPS: readonly string[] = [
   MAP.unique0,
   MAP.daemonMissed,
   MAP.calls,
+  MAP.switched,
+  MAP.switchedAt,
 ];
 
 /** Marker printed after each interval snapshot. */

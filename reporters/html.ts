@@ -15,7 +15,7 @@ import {
   errorCount,
   type OpRow,
   type Report,
-  sampledRates,
+  samplingNote,
   summarize,
   totalTimeNs,
 } from "../probes/report.ts";
@@ -331,13 +331,8 @@ export async function renderHtml(runs: readonly HtmlRun[], o: HtmlOptions = {}):
   body.push(
     `<noscript><p class="note">The charts need JavaScript; the tables hold every figure.</p></noscript>`,
   );
-  const sampled = sampledRates(reports.flatMap((r) => r.rows));
-  if (sampled.length) {
-    body.push(
-      `<p class="note">Latency from 1 in ${
-        sampled.join(" or ")
-      } requests (--sample); counts are of every request.</p>`,
-    );
+  for (const note of new Set(reports.map(samplingNote))) {
+    if (note) body.push(`<p class="note">${esc(note[0]!.toUpperCase() + note.slice(1))}.</p>`);
   }
 
   if (runs.length === 2) {

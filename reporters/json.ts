@@ -14,7 +14,8 @@
  *   "sections": { plugin: what its parser returned, … },
  *   "command"?: { argv, wallMs, status },
  *   "lostEvents", "unmatched", and when they occurred: "unpairable", "daemonMissed",
- *   "histogramDropped", "pairingFull", "ioUring", "ended" }
+ *   "histogramDropped", "pairingFull", "ioUring", "ended", "autoSample" (--sample auto: what it
+ *   chose, see probes/report.ts) }
  * ```
  * A reader must refuse a `version` it does not know; fields may be added within a version.
  * @module
@@ -37,7 +38,7 @@ export const JSON_VERSION = 1;
 /** A report as JSON text (two-space indented, NaN as null). */
 export function writeJson(report: Report): string {
   const rows = report.rows.map((r) => {
-    const { buckets, ...rest } = r;
+    const { buckets, sampledPart: _, ...rest } = r;
     const s = summarize(r);
     return {
       ...rest,

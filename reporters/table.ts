@@ -8,7 +8,7 @@ import {
   errorCount,
   type OpRow,
   type Report,
-  sampledRates,
+  samplingNote,
   type SlowRequest,
   summarize,
 } from "../probes/report.ts";
@@ -78,13 +78,8 @@ export function formatTable(report: Report): string {
     if (flying.length) out.push(`in flight at stop (counted, not timed): ${flying.join(", ")}`, "");
   }
   if (!report.rows.length) out.push("No FUSE activity seen.", "");
-  const sampled = sampledRates(report.rows);
-  if (sampled.length) {
-    out.push(
-      `note: latency, errors and reply bytes from 1 in ${sampled.join(" or ")} requests ` +
-        "(--sample); counts are of every request",
-    );
-  }
+  const sampling = samplingNote(report);
+  if (sampling) out.push(`note: ${sampling}`);
   if (report.lostEvents) out.push(`WARNING: bpftrace lost ${report.lostEvents} events`);
   if (report.unpairable) {
     out.push(

@@ -89,8 +89,17 @@ Deno.test("bad input: one line, exit 2", async () => {
         /Plugin "negative" needs the daemon source: add --source daemon/,
       ],
       [["--plugin-file", "/nonexistent.ts"], /--plugin-file \/nonexistent.ts: no such file/],
+      [["--sample", "3"], /Invalid --sample "3": a power of two from 2 to 1024, auto or auto:RATE/],
+      [["--sample", "2048"], /Invalid --sample "2048"/],
+      [["--sample", "auto:0"], /Invalid --sample auto:RATE \(requests per second\) "0"/],
+      [["--sample", "auto:fast"], /Invalid --sample auto:RATE \(requests per second\) "fast"/],
+      [["--sample", "auto", "--slow", "10ms"], /--slow logs every slow request: it cannot be/],
     ] as [string[], RegExp][]
   ) assertUsageError(await runCli(["trace", ...args]), re);
+  assertUsageError(
+    await runCli(["serve", "--sample", "auto"]),
+    /--sample auto: serve's histograms are counters, .*give serve --sample N/,
+  );
   // Plugin files that cannot be loaded, export nothing, or take a known name.
   const dir = Deno.makeTempDirSync();
   for (

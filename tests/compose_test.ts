@@ -111,6 +111,17 @@ const variants: Record<string, Omit<ComposeOptions, "version">> = {
     sample: 8,
   },
   "sampled-sent": { plugins: builtinPlugins, sentSplit: true, sample: 8 },
+  // --sample auto: every request timed until 10 000 requests/s, then 1 in 8 (the program
+  // switches itself, once a second it compares the rate).
+  auto: {
+    plugins: builtinPlugins,
+    daemons: [{ pid: 4242 }],
+    connections: [45],
+    sample: 8,
+    autoSampleRate: 10_000,
+    intervalMs: 1000,
+  },
+  "auto-sent": { plugins: builtinPlugins, sentSplit: true, sample: 8, autoSampleRate: 10_000 },
   "daemon-only": {
     plugins: [lookup],
     known: builtinPlugins,
@@ -208,6 +219,7 @@ Deno.test("every program variant compiles with this machine's bpftrace (dry run)
   if (!caps.requestSent) {
     delete all.sent;
     delete all["sampled-sent"];
+    delete all["auto-sent"];
   }
   for (const [name, o] of Object.entries(all)) {
     const r = await dryRun(compose({ version: parseVersion(caps.bpftrace)!, ...o }).program);

@@ -153,3 +153,59 @@ Deno.test("--sample: every request counted at send, 1 in N timed, rows say so", 
   // The total time: the timed ones' mean over every answered request.
   assertEquals(totalTimeNs(lookup), 100 * 799);
 });
+
+Deno.test("--sample auto: every request until the switch, then the 1 in N over the whole trace", () => {
+  const auto = {
+    ...ctx,
+    composed: compose({
+      version: [0, 17, 0],
+      plugins: builtinPlugins,
+      sample: 8,
+      autoSampleRate: 10_000,
+    }),
+  };
+  const snapshot = (maps: Record<string, unknown>) => [
+    ...Object.entries(maps).map(([k, v]) => JSON.stringify({ type: "map", data: { [k]: v } })),
+    `{"type": "printf", "data": "fusetrace:snapshot\\n"}`,
+  ];
+  // LOOKUPs on /mnt/a: 2 of the 1 in 8 and 12 others timed (3 of them ENOENT), 14 sent.
+  const before = {
+    "@lat": { "1,40,1,100": 2, "17,40,1,100": 5, "17,40,1,200": 7 },
+    "@st": {
+      "1,40,1": { count: 2, average: 1000, total: 2000 },
+      "17,40,1": { count: 12, average: 2500, total: 30000 },
+    },
+    "@cnt": { "1,40,1": 14 },
+    "@err": { "17,40,1,2": 3 },
+  };
+  // One second later the rate passed the threshold: 30 sent, the 1 in 8 alone timed since.
+  const after = {
+    ...before,
+    "@lat": { ...before["@lat"], "1,40,1,100": 3, "1,40,1,300": 1 },
+    "@st": { ...before["@st"], "1,40,1": { count: 4, average: 2000, total: 8000 } },
+    "@cnt": { "1,40,1": 30 },
+    "@sw": 41024,
+    "@swms": 2003,
+  };
+  const d = new Decoder(auto);
+  const snaps = [...snapshot(before), ...snapshot(after)].map((l) => d.push(l))
+    .flatMap((e) => e.kind === "snapshot" ? [e.report] : []);
+  const [a, b] = snaps.map((r) => findRow(r, { operation: "LOOKUP" })!);
+  // Before the switch: both parts, every request timed, no sample.
+  assertEquals([a!.count, summarize(a!).timed, a!.sumNs, a!.sample], [14, 14, 32000, undefined]);
+  assertEquals(a!.errors, { 2: 3 });
+  assertEquals(snaps[0]!.autoSample, { above: 10_000, sample: 8 });
+  // After: the 1 in 8 of the whole trace; the others' timings and errors are gone.
+  assertEquals([b!.count, summarize(b!).timed, b!.sumNs, b!.sample], [30, 4, 8000, 8]);
+  assertEquals(b!.errors, {});
+  assertEquals(snaps[1]!.autoSample, {
+    above: 10_000,
+    sample: 8,
+    switched: { afterS: 2.003, rate: 41024 },
+  });
+  // The interval across the switch subtracts the 1 in 8 from the 1 in 8.
+  const i = findRow(subtractReports(snaps[1]!, snaps[0]!), { operation: "LOOKUP" })!;
+  assertEquals([i.count, summarize(i).timed, i.sumNs, i.sample], [16, 2, 6000, 8]);
+  assertEquals([...i.buckets].sort(), [[100, 1], [300, 1]]);
+  assertEquals(i.sampledPart, undefined);
+});

@@ -1,14 +1,18 @@
 /**
- * `--sample N` live: beside a full trace of the same requests (two bpftrace programs attached at
+ * `--sample N` live: beside a full trace of the same requests (bpftrace programs attached at
  * once), every request is counted exactly; the p50, p90 and p99 of 1 in 8 agree within 5 %.
+ * `--sample auto` beside them: below its rate it times every request like the full trace; above
+ * it (auto:100) it switches and times exactly the requests `--sample 8` times.
  */
 import {
   buildTree,
   detectCapabilities,
   findRow,
   loadRun,
+  type Report,
   summarize,
   totalTimeNs,
+  traceDuring,
   unavailable,
 } from "../mod.ts";
 import { assert, assertEquals, runCli, spawnCli, withTestFs } from "./_helpers.ts";
@@ -17,7 +21,8 @@ const caps = Deno.uid() === 0 ? detectCapabilities() : undefined;
 const TREE = { files: 10000, depth: 2, fanout: 12, seed: 11 };
 
 Deno.test({
-  name: "--sample 8: counts exact, p50/p90/p99 within 5 % of the full trace's (10 000 lookups)",
+  name:
+    "--sample 8 and auto: counts exact, p50/p90/p99 within 5 % of the full trace's (10 000 lookups)",
   ignore: !caps || !!unavailable("request", caps),
   async fn() {
     const tree = buildTree(TREE);
@@ -36,6 +41,24 @@ Deno.test({
           "--csv",
           `${dir}/sampled.csv`,
         ]);
+        const auto = await spawnCli([
+          "trace",
+          "-m",
+          fs.mountPoint,
+          "--sample",
+          "auto",
+          "--csv",
+          `${dir}/auto.csv`,
+        ]);
+        const switched = await spawnCli([
+          "trace",
+          "-m",
+          fs.mountPoint,
+          "--sample",
+          "auto:100",
+          "--csv",
+          `${dir}/switched.csv`,
+        ]);
         // One client: concurrent ones queue in the daemon on 2 CPUs, and the tail becomes the queue.
         const list = paths.map((p) => `${fs.mountPoint}/${p}`).join("\n");
         const xargs = new Deno.Command("xargs", {
@@ -46,11 +69,23 @@ Deno.test({
         await w.write(new TextEncoder().encode(list));
         await w.close();
         assertEquals((await xargs.status).code, 0);
-        for (const t of [sampled, full]) {
+        const out: string[] = [];
+        for (const t of [switched, auto, sampled, full]) {
           t.child.kill("SIGINT");
           const end = await t.finish();
           assertEquals(end.status.code, 0, end.stderr);
+          out.push(end.stdout);
         }
+        // The switch is announced; a run that stayed below the rate says so too.
+        assert(
+          /from 1 in 8 requests since the trace began \(--sample auto switched \d+ s in, at \d+ requests\/s, above 100\)/
+            .test(out[0]!),
+          out[0],
+        );
+        assert(
+          /every request timed \(--sample auto: the rate stayed at or below 10000 requests\/s\)/
+            .test(out[1]!),
+        );
         const sampledRun = await runCli(["report", `${dir}/sampled.csv`]);
         assert(/latency, errors and reply bytes from 1 in 8 requests/.test(sampledRun.stdout));
       },
@@ -70,6 +105,82 @@ Deno.test({
     }
     // The total time of the sampled run is the timed ones' mean over every request.
     assert(Math.abs(totalTimeNs(b) / totalTimeNs(a) - 1) < 0.05);
+    // auto below its rate: the full trace's requests, each timed (two clocks a few µs apart).
+    const c = findRow(loadRun(`${dir}/auto.csv`), { operation: "LOOKUP" })!;
+    assertEquals([c.count, c.sample, summarize(c).timed], [a.count, undefined, sa.timed]);
+    for (const p of ["p50", "p90", "p99"] as const) {
+      assert(Math.abs(summarize(c)[p] / sa[p] - 1) < 0.02, `${p}: auto ${summarize(c)[p]}`);
+    }
+    // auto above its rate: switched, the same 1 in 8 as --sample 8 over the whole trace.
+    const d = findRow(loadRun(`${dir}/switched.csv`), { operation: "LOOKUP" })!;
+    assertEquals([d.count, d.sample, summarize(d).timed], [a.count, 8, sb.timed]);
+    for (const p of ["p50", "p90", "p99"] as const) {
+      assert(Math.abs(summarize(d)[p] / sb[p] - 1) < 0.02, `${p}: switched ${summarize(d)[p]}`);
+    }
     Deno.removeSync(dir, { recursive: true });
+  },
+});
+
+Deno.test({
+  name: "--sample auto switches mid-trace: interval reports add up to the trace's exact counts",
+  ignore: !caps || !!unavailable("request", caps),
+  async fn() {
+    const tree = buildTree({ files: 3000, depth: 2, fanout: 12, seed: 12 });
+    const paths = [...tree.dirs, ...tree.files];
+    const slow = 60; // stat()s one by one, 20 ms apart: ≈ 50 a second, below the rate
+    await withTestFs({ files: 3000, depth: 2, fanout: 12, seed: 12 }, async (fs) => {
+      const intervals: Report[] = [];
+      const { report } = await traceDuring({
+        mounts: [fs.mountPoint],
+        sample: 8,
+        autoSampleRate: 500,
+        intervalMs: 500,
+        onInterval: (r) => intervals.push(r),
+      }, async () => {
+        for (const p of paths.slice(0, slow)) {
+          Deno.statSync(`${fs.mountPoint}/${p}`);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        // Then thousands a second, one client.
+        const list = paths.slice(slow).map((p) => `${fs.mountPoint}/${p}`).join("\n");
+        const xargs = new Deno.Command("xargs", {
+          args: ["-n", "300", "stat", "--printf", ""],
+          stdin: "piped",
+        }).spawn();
+        const w = xargs.stdin.getWriter();
+        await w.write(new TextEncoder().encode(list));
+        await w.close();
+        assertEquals((await xargs.status).code, 0);
+        await new Promise((r) => setTimeout(r, 1200)); // the switch comes at a whole second
+      });
+      const lookups = (r: Report) => findRow(r, { operation: "LOOKUP", source: "request" });
+      assert(report.autoSample?.switched, JSON.stringify(report.autoSample));
+      assertEquals(report.autoSample.switched.afterS >= 1, true);
+      const whole = lookups(report)!;
+      assertEquals([whole.count, whole.sample], [paths.length, 8]);
+      // Each interval: before the switch every request timed, after it 1 in 8; never negative.
+      const rows = intervals.flatMap((r) => {
+        const row = lookups(r);
+        return row ? [row] : [];
+      });
+      const before = rows.filter((r) => !r.sample);
+      const after = rows.filter((r) => r.sample === 8);
+      assert(
+        before.length >= 1 && after.length >= 1,
+        `${before.length} before, ${after.length} after`,
+      );
+      assertEquals(before.length + after.length, rows.length);
+      // Counted at send, timed at the end: one client has at most one request in flight at a
+      // snapshot.
+      for (const r of before) assert(Math.abs(summarize(r).timed - r.count) <= 1);
+      for (const r of rows) {
+        assert(
+          r.count >= 0 && summarize(r).timed <= r.count + 1,
+          `${r.count} ${summarize(r).timed}`,
+        );
+        assert([...r.buckets.values()].every((n) => n > 0), "no negative bucket");
+      }
+      assertEquals(rows.reduce((n, r) => n + r.count, 0), paths.length, "intervals add up");
+    });
   },
 });
