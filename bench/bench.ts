@@ -186,6 +186,7 @@ export type Variant =
   | "fusetrace"
   | "fusetrace --sample 8"
   | "fusetrace --sample auto"
+  | "fusetrace --sample auto (switched)"
   | "fusetrace+daemon"
   | "fusetrace+daemon --sample 8"
   | "fusetrace+analyses"
@@ -200,6 +201,7 @@ export const VARIANTS: readonly Variant[] = [
   "fusetrace",
   "fusetrace --sample 8",
   "fusetrace --sample auto",
+  "fusetrace --sample auto (switched)",
   "fusetrace+daemon",
   "fusetrace+daemon --sample 8",
   "fusetrace+analyses",
@@ -215,10 +217,19 @@ const TRACED: Partial<
 > = {
   fusetrace: { sources: ["request"] },
   "fusetrace --sample 8": { sources: ["request"], sample: 8 },
+  // A storm shorter than a second ends before the program's first look at the rate: every
+  // request timed, plus what auto costs before its switch.
   "fusetrace --sample auto": {
     sources: ["request"],
     sample: AUTO_SAMPLE.sample,
     autoSampleRate: AUTO_SAMPLE.above,
+  },
+  // Switched by unmeasured storms first (at any rate: what it costs after the switch does not
+  // depend on the rate that made it switch).
+  "fusetrace --sample auto (switched)": {
+    sources: ["request"],
+    sample: AUTO_SAMPLE.sample,
+    autoSampleRate: 1,
   },
   "fusetrace+daemon": { sources: ["request", "daemon"] },
   "fusetrace+daemon --sample 8": { sources: ["request", "daemon"], sample: 8 },
@@ -353,14 +364,35 @@ export async function measureOverhead(
           if (v === "untraced") t = await storm(v);
           else if (v.endsWith(".bt")) t = await scriptRun(v, (pid) => storm(v, pid));
           else {
+            const switched = v === "fusetrace --sample auto (switched)";
+            let seen = false;
             const r = await traceDuring(
-              { mounts: [o.mount], ...TRACED[v as Variant] },
-              (pid) => storm(v, pid),
+              {
+                mounts: [o.mount],
+                ...TRACED[v as Variant],
+                ...(switched
+                  ? { intervalMs: 500, onSnapshot: (s) => void (seen ||= !!s.autoSample?.switched) }
+                  : {}),
+              },
+              async (pid) => {
+                // Storms until a snapshot shows the switch (the program looks once a second).
+                for (let i = 0; switched && !seen; i++) {
+                  if (i === 30) throw new Error(`${v}: the program did not switch`);
+                  await storm("untraced");
+                  await new Promise((r) => setTimeout(r, 500));
+                }
+                return storm(v, pid);
+              },
             );
             t = r.result;
-            requests.push(
-              r.report.rows.filter((x) => x.source === "request").reduce((n, x) => n + x.count, 0),
-            );
+            if (!switched) {
+              requests.push(
+                r.report.rows.filter((x) => x.source === "request").reduce(
+                  (n, x) => n + x.count,
+                  0,
+                ),
+              );
+            }
           }
           ms.get(v)!.push(t);
         }

@@ -551,7 +551,6 @@ function requestProbes(ctx: Ctx): { send: string[]; end: string[] } {
   const auto = !!o.autoSampleRate;
   const fixed = auto ? "" : sampled;
   const src = (id: number) => sourceKey(o, id);
-  if (auto) { for (const m of [MAP.switched, MAP.switchedAt]) ctx.used.add(m); }
   const timedAtSend = timedCond(o, f.key);
   const send = [
     ...f.prelude,
@@ -957,6 +956,7 @@ function rateCond(unique: string): string {
 function autoSwitchProbe(ctx: Ctx): string[] {
   const rate = ctx.o.autoSampleRate;
   if (!rate) return [];
+  for (const m of [MAP.switched, MAP.switchedAt]) ctx.used.add(m);
   return [
     "interval:s:1",
     "{",

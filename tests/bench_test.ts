@@ -35,6 +35,8 @@ Deno.test("bench --overhead reports ratios and BPF time for every variant", asyn
       const v of [
         "fusetrace",
         "fusetrace --sample 8",
+        "fusetrace --sample auto",
+        "fusetrace --sample auto \\(switched\\)",
         "fusetrace\\+daemon",
         "fusetrace\\+daemon --sample 8",
         "fusetrace\\+analyses",

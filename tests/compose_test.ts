@@ -112,10 +112,11 @@ const variants: Record<string, Omit<ComposeOptions, "version">> = {
   },
   "sampled-sent": { plugins: builtinPlugins, sentSplit: true, sample: 8 },
   // --sample auto: every request timed until 10 000 requests/s, then 1 in 8 (the program
-  // switches itself, once a second it compares the rate).
+  // switches itself, once a second it compares the rate). The daemon given: the guests run it
+  // without struct fuse_dev in BTF.
   auto: {
     plugins: builtinPlugins,
-    daemons: [{ pid: 4242 }],
+    daemons: [{ pid: 4242, connection: 45 }],
     connections: [45],
     sample: 8,
     autoSampleRate: 10_000,

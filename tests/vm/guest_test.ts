@@ -459,3 +459,39 @@ Deno.test({
     });
   },
 });
+
+Deno.test({
+  name:
+    "guest: --sample auto switches with exact counts where requests carry ids; refused where not",
+  ignore: !guest,
+  async fn() {
+    if (unavailable("request", caps!)) {
+      note("auto", "no request source");
+      return;
+    }
+    await withTestFs({ ...SHAPE, files: 150 }, async (fs) => {
+      const o = { mounts: [fs.mountPoint], sample: 8, autoSampleRate: 1 };
+      if (caps!.uniqueAtSend) {
+        // 6.12–6.17 send unique 0: requests are paired by address, which cannot be sampled.
+        let refused = "";
+        try {
+          prepare(o);
+        } catch (e) {
+          refused = String(e);
+        }
+        assertMatch(refused, /--sample needs request ids/);
+        note("auto", "refused (unique 0 at send)");
+        return;
+      }
+      const r = await traced(fs, prepare(o), async () => {
+        await workload(fs.mountPoint);
+        await new Promise((r) => setTimeout(r, 1200)); // the program looks at the rate each second
+      });
+      const lookup = findRow(r, { operation: "LOOKUP", source: "request" })!;
+      note("auto", r.autoSample?.switched ? `switched ${r.autoSample.switched.afterS} s in` : "NO");
+      assert(r.autoSample?.switched, JSON.stringify(r.autoSample));
+      assertEquals([lookup.count, lookup.sample], [fs.served.lookup, 8]);
+      assert(summarize(lookup).timed <= lookup.count);
+    });
+  },
+});

@@ -128,6 +128,7 @@ const COLUMNS: [string, string][] = [
   ["io_uring", "FUSE over io_uring"],
   ["python", "Python start-up"],
   ["analyses", "analyses"],
+  ["auto", "--sample auto"],
 ];
 
 function table(outcomes: Outcome[]): string {
