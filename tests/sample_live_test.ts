@@ -31,44 +31,13 @@ Deno.test({
     await withTestFs(
       { ...TREE, latency: { lookup: { kind: "uniform", minMs: 0.2, maxMs: 5 } } },
       async (fs) => {
-        const full = await spawnCli(["trace", "-m", fs.mountPoint, "--csv", `${dir}/full.csv`]);
-        const sampled = await spawnCli([
-          "trace",
-          "-m",
-          fs.mountPoint,
-          "--sample",
-          "8",
-          "--csv",
-          `${dir}/sampled.csv`,
-        ]);
-        const auto = await spawnCli([
-          "trace",
-          "-m",
-          fs.mountPoint,
-          "--sample",
-          "auto",
-          "--csv",
-          `${dir}/auto.csv`,
-        ]);
-        const switched = await spawnCli([
-          "trace",
-          "-m",
-          fs.mountPoint,
-          "--sample",
-          "auto:100",
-          "--csv",
-          `${dir}/switched.csv`,
-        ]);
-        // One client: concurrent ones queue in the daemon on 2 CPUs, and the tail becomes the queue.
-        const list = paths.map((p) => `${fs.mountPoint}/${p}`).join("\n");
-        const xargs = new Deno.Command("xargs", {
-          args: ["-n", "300", "stat", "--printf", ""],
-          stdin: "piped",
-        }).spawn();
-        const w = xargs.stdin.getWriter();
-        await w.write(new TextEncoder().encode(list));
-        await w.close();
-        assertEquals((await xargs.status).code, 0);
+        const traceTo = (name: string, ...args: string[]) =>
+          spawnCli(["trace", "-m", fs.mountPoint, ...args, "--csv", `${dir}/${name}.csv`]);
+        const full = await traceTo("full");
+        const sampled = await traceTo("sampled", "--sample", "8");
+        const auto = await traceTo("auto", "--sample", "auto");
+        const switched = await traceTo("switched", "--sample", "auto:100");
+        await statAll(paths.map((p) => `${fs.mountPoint}/${p}`));
         const out: string[] = [];
         for (const t of [switched, auto, sampled, full]) {
           t.child.kill("SIGINT");
@@ -141,16 +110,8 @@ Deno.test({
           Deno.statSync(`${fs.mountPoint}/${p}`);
           await new Promise((r) => setTimeout(r, 20));
         }
-        // Then thousands a second, one client.
-        const list = paths.slice(slow).map((p) => `${fs.mountPoint}/${p}`).join("\n");
-        const xargs = new Deno.Command("xargs", {
-          args: ["-n", "300", "stat", "--printf", ""],
-          stdin: "piped",
-        }).spawn();
-        const w = xargs.stdin.getWriter();
-        await w.write(new TextEncoder().encode(list));
-        await w.close();
-        assertEquals((await xargs.status).code, 0);
+        // Then thousands a second.
+        await statAll(paths.slice(slow).map((p) => `${fs.mountPoint}/${p}`));
         await new Promise((r) => setTimeout(r, 1200)); // the switch comes at a whole second
       });
       const lookups = (r: Report) => findRow(r, { operation: "LOOKUP", source: "request" });
@@ -184,3 +145,18 @@ Deno.test({
     });
   },
 });
+
+/**
+ * stat()s each path, one client: concurrent ones queue in the daemon on 2 CPUs, and the tail
+ * becomes the queue.
+ */
+async function statAll(paths: string[]): Promise<void> {
+  const xargs = new Deno.Command("xargs", {
+    args: ["-n", "300", "stat", "--printf", ""],
+    stdin: "piped",
+  }).spawn();
+  const w = xargs.stdin.getWriter();
+  await w.write(new TextEncoder().encode(paths.join("\n")));
+  await w.close();
+  assertEquals((await xargs.status).code, 0);
+}

@@ -471,7 +471,7 @@ Deno.test({
     }
     await withTestFs({ ...SHAPE, files: 150 }, async (fs) => {
       const o = { mounts: [fs.mountPoint], sample: 8, autoSampleRate: 1 };
-      if (caps!.uniqueAtSend) {
+      if (!caps!.uniqueAtSend) {
         // 6.12–6.17 send unique 0: requests are paired by address, which cannot be sampled.
         let refused = "";
         try {
