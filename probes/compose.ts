@@ -197,11 +197,6 @@ export interface Composed {
   sample?: number;
   /** …once the request rate exceeds this (see {@link ComposeOptions.autoSampleRate}). */
   autoSampleRate?: number;
-  /**
-   * The request source counts a request that gets a reply where it times it (its stats() count)
-   * or, still in flight, from the pairing map; at send only those without a reply.
-   */
-  countsAtEnd?: boolean;
 }
 
 /**
@@ -325,7 +320,7 @@ export function compose(o: ComposeOptions): Composed {
     ...(other ? { otherPlugin: other.name } : {}),
     countsUnmatched: request && !ctx.filtered,
     pluginMaps: contributions.maps,
-    ...(o.sample && o.sample > 1 ? { sample: o.sample } : { countsAtEnd: request }),
+    ...(o.sample && o.sample > 1 ? { sample: o.sample } : {}),
     ...(o.autoSampleRate ? { autoSampleRate: o.autoSampleRate } : {}),
   };
 }
@@ -561,19 +556,18 @@ function requestProbes(ctx: Ctx): { send: string[]; end: string[] } {
       // Bytes to the daemon only where a request carries data (WRITE, SETXATTR): a map
       // update per request costs more than the names LOOKUPs carry are worth.
       `if ($op == 16 || $op == 21) { ${MAP.bytesIn}[1, $c, $op] = sum(${f.len} - 40); }`,
-      // Sampled, every request is counted here; timing each, only those without a reply are:
-      // the others are counted where they are timed (stats() at the end) or, still in flight at
-      // exit, in the pairing map — a count at send would be a third map update per request.
-      ...(sampled
-        ? [`${MAP.count}[1, $c, $op] = count();`]
-        : [`if (${NO_REPLY_COND}) { ${MAP.count}[1, $c, $op] = count(); }`]),
       ...(auto ? [`if (${rateCond(f.key)}) { ${MAP.rate}++; }`] : []),
+      // Every request is counted once: a timed one where it is timed (stats() at the end) or,
+      // still in flight at exit, from the pairing map; one without a reply, or not timed
+      // (--sample), here — a count of every request at send would be one more map update each.
       `if (!(${NO_REPLY_COND})${timedAtSend ? ` && ${timedAtSend}` : ""}) {`,
       `  ${MAP.inFlight}[$c, ${f.key}] = ${PACKED};`,
       // --slow: the requester as the kernel sees it at the request (it may be gone at the end).
       ...(o.slowNs ? [`  @who[$c, ${f.key}] = pid;`, `  @whoc[$c, ${f.key}] = comm;`] : []),
       // A kernel that sends unique 0 cannot be paired this way: say so, never report nothing.
       ...(byUnique ? [`  if (${f.key} == 0) { ${MAP.unique0} = count(); }`] : []),
+      `} else {`,
+      `  ${MAP.count}[1, $c, $op] = count();`,
       `}`,
       ...hookPrelude(ctx, "request.send", [`$k = ${f.key};`, `$len = (uint64)${f.len};`]),
     ]),

@@ -31,7 +31,7 @@ import {
 export interface DecodeContext {
   composed:
     & Pick<Composed, "table" | "opcodePlugin" | "otherPlugin">
-    & Partial<Pick<Composed, "env" | "pluginMaps" | "sample" | "countsAtEnd" | "autoSampleRate">>;
+    & Partial<Pick<Composed, "env" | "pluginMaps" | "sample" | "autoSampleRate">>;
   /** Mount point of a connection number. */
   mountOf: (connection: number) => string;
   meta: RunMeta;
@@ -189,14 +189,14 @@ export class Decoder {
       (r.buckets as Map<number, number>).set(b!, (r.buckets.get(b!) ?? 0) + n);
     });
     // stats(): the exact timed count and sum, even if the histogram map ran out of keys; the
-    // count of every source's requests but a sampled request source's (counted at send).
+    // count of the timed requests (the others are counted at send).
     const st = this.#maps.get(MAP.stats);
     const dropped = { sampled: 0, unsampled: 0 };
     for (const [key, v] of Object.entries(typeof st === "object" ? st : {})) {
       const [s, c, op] = key.split(",").map(Number);
       const r = row(s!, c!, op!);
       const { count, total } = v as { count: number | string; total: number | string };
-      if (s! % UNSAMPLED !== SOURCE_ID.request || composed.countsAtEnd) r.count += Number(count);
+      r.count += Number(count);
       r.sumNs = Number(total);
       if (Number(count) > totalCount(r.buckets)) r.timed = Number(count);
       dropped[s! >= UNSAMPLED ? "unsampled" : "sampled"] += Number(count) - totalCount(r.buckets);
@@ -213,34 +213,6 @@ export class Decoder {
       const r = row(s!, c!, op!);
       r.errors[errno!] = (r.errors[errno!] ?? 0) + n;
     });
-    // --sample auto: not switched, every request was timed: the rows are both parts, and keep
-    // their 1 in N apart for an interval report across a later switch.
-    const switched = Number(this.#maps.get(MAP.switched) ?? 0);
-    const merged = !!composed.autoSampleRate && !switched;
-    if (merged) {
-      for (const [k, u] of unsampled) {
-        if (rows.has(k)) continue;
-        const r = emptyRow({
-          source: u.source,
-          mount: u.mount,
-          plugin: u.plugin,
-          operation: u.operation,
-        });
-        rows.set(k, r);
-        rank.set(r, rank.get(u)!);
-      }
-      for (const r of rows.values()) if (SAMPLED_SOURCES.has(r.source)) r.sampledPart = partOf(r);
-      for (const [k, u] of unsampled) addRow(rows.get(k)!, u);
-    }
-    const droppedNs = full ? dropped.sampled + (merged ? dropped.unsampled : 0) : 0;
-    // Min and max to the buckets' resolution (1/32): a min() and a max() per request cost two
-    // map updates, more than the rest of the timing.
-    for (const r of rows.values()) {
-      const used = [...r.buckets.keys()];
-      if (!used.length) continue;
-      r.minNs = bucketRange(Math.min(...used))[0];
-      r.maxNs = bucketRange(Math.max(...used))[1] - 1;
-    }
     const calls = this.#maps.get(MAP.calls);
     if (calls && typeof calls === "object") {
       for (const [probe, n] of Object.entries(calls)) {
@@ -256,14 +228,50 @@ export class Decoder {
         rows.set(rowKey(r), r);
       }
     }
-    // At exit, and at snapshots that printed them (inFlightSnapshots); counted there too unless
-    // counted at send.
+    // At exit, and at snapshots that printed them (inFlightSnapshots); counted there too.
     for (const key of this.#inFlight) {
       const r = row(SOURCE_ID.request, Math.floor(key / 64), key % 64);
       r.inFlight++;
-      if (composed.countsAtEnd) r.count++;
+      r.count++;
     }
-    // A full pairing map loses requests (counted at send: their timings; else them): say so.
+    // --sample auto: the requests outside the 1 in N. Not switched, every request was timed: the
+    // rows are both parts, and keep their 1 in N apart for an interval report across a later
+    // switch. Switched: the 1 in N's rows; of the others only the answered ones' count stays
+    // (they were counted where they were timed).
+    const switched = Number(this.#maps.get(MAP.switched) ?? 0);
+    const merged = !!composed.autoSampleRate && !switched;
+    for (const [k, u] of unsampled) {
+      if (rows.has(k) || (!merged && u.source !== "request")) continue;
+      const r = emptyRow({
+        source: u.source,
+        mount: u.mount,
+        plugin: u.plugin,
+        operation: u.operation,
+      });
+      rows.set(k, r);
+      rank.set(r, rank.get(u)!);
+    }
+    if (merged) {
+      for (const r of rows.values()) if (SAMPLED_SOURCES.has(r.source)) r.sampledPart = partOf(r);
+    }
+    for (const [k, u] of unsampled) {
+      if (merged) addRow(rows.get(k)!, u);
+      else if (u.source === "request") rows.get(k)!.count += u.count;
+    }
+    // A request row counts every request in either basis.
+    for (const r of rows.values()) {
+      if (r.source === "request" && r.sampledPart) r.sampledPart.count = r.count;
+    }
+    const droppedNs = full ? dropped.sampled + (merged ? dropped.unsampled : 0) : 0;
+    // Min and max to the buckets' resolution (1/32): a min() and a max() per request cost two
+    // map updates, more than the rest of the timing.
+    for (const r of rows.values()) {
+      const used = [...r.buckets.keys()];
+      if (!used.length) continue;
+      r.minNs = bucketRange(Math.min(...used))[0];
+      r.maxNs = bucketRange(Math.max(...used))[1] - 1;
+    }
+    // A full pairing map loses the requests it should have timed: say so.
     const pairingFull = this.#inFlight.length >= limit;
     this.#inFlight = [];
     // --sample: the request source's rows and the parts of its requests are timed 1 in N.

@@ -138,7 +138,7 @@ export interface Report {
   histogramDropped?: number;
   /**
    * The pairing map was full at the end (`--map-keys` too small, or requests that never end):
-   * requests sent meanwhile were neither timed nor, unless counted at send (`--sample`), counted.
+   * requests to be timed that were sent meanwhile were neither timed nor counted.
    */
   pairingFull?: boolean;
   /**

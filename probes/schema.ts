@@ -38,7 +38,7 @@ export const MAP = {
   /** Errors by errno. */
   err: "@err",
   /**
-   * Counts: requests without a reply (all requests with --sample) at send, untimed daemon
+   * Counts: requests without a reply or not timed (`--sample`) at send, untimed daemon
    * requests.
    */
   count: "@cnt",

@@ -90,8 +90,8 @@ export function formatTable(report: Report): string {
   }
   if (report.pairingFull) {
     out.push(
-      "WARNING: the map pairing requests with their replies was full: requests sent meanwhile " +
-        "were neither timed nor counted (with --sample: not timed): raise --map-keys",
+      "WARNING: the map pairing requests with their replies was full: requests to be timed " +
+        "that were sent meanwhile were neither timed nor counted: raise --map-keys",
     );
   }
   if (report.histogramDropped) {

@@ -106,13 +106,17 @@ Deno.test({
         intervalMs: 500,
         onInterval: (r) => intervals.push(r),
       }, async () => {
-        for (const p of paths.slice(0, slow)) {
-          Deno.statSync(`${fs.mountPoint}/${p}`);
-          await new Promise((r) => setTimeout(r, 20));
-        }
-        // Then thousands a second.
-        await statAll(paths.slice(slow).map((p) => `${fs.mountPoint}/${p}`));
-        await new Promise((r) => setTimeout(r, 1200)); // the switch comes at a whole second
+        const slowly = async (some: string[]) => {
+          for (const p of some) {
+            Deno.statSync(`${fs.mountPoint}/${p}`);
+            await new Promise((r) => setTimeout(r, 20));
+          }
+        };
+        await slowly(paths.slice(0, slow));
+        // Then thousands a second; then slowly again, past the switch (the program looks at the
+        // rate at each whole second) and the snapshots after it.
+        await statAll(paths.slice(slow, -2 * slow).map((p) => `${fs.mountPoint}/${p}`));
+        await slowly(paths.slice(-2 * slow));
       });
       const lookups = (r: Report) => findRow(r, { operation: "LOOKUP", source: "request" });
       assert(report.autoSample?.switched, JSON.stringify(report.autoSample));
