@@ -508,12 +508,6 @@ withTraceFlags(
     const o = opts as typeof opts & TraceFlags;
     const t = await traceOptionsOf(o);
     if (!t) return;
-    if (t.options.autoSampleRate) {
-      throw new UsageError(
-        "--sample auto: serve's histograms are counters, and a switch to 1 in N mid-way would " +
-          "mix two bases in them; give serve --sample N",
-      );
-    }
     const intervalMs = parseDurationMs(o.interval, "interval", DAY_MS);
     const perOctave = Number(o.bucketsPerOctave);
     if (!(PER_OCTAVE as readonly number[]).includes(perOctave)) {

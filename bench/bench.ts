@@ -378,7 +378,7 @@ export async function measureOverhead(
                 // Storms until a snapshot shows the switch (the program looks once a second).
                 for (let i = 0; switched && !seen; i++) {
                   if (i === 30) throw new Error(`${v}: the program did not switch`);
-                  await storm("untraced");
+                  await storm(v); // no tracer pid: not measured
                   await new Promise((r) => setTimeout(r, 500));
                 }
                 return storm(v, pid);

@@ -81,6 +81,12 @@ const MAX_RETRY_MS = 30_000;
  */
 export async function serve(o: ServeOptions): Promise<void> {
   const log = o.log ?? (() => {});
+  if (o.trace.autoSampleRate) {
+    throw new UsageError(
+      "--sample auto: serve's histograms are counters, and a switch to 1 in N mid-way would " +
+        "mix two bases in them; give serve --sample N",
+    );
+  }
   const traceOptions: TraceOptions = { ...o.trace, intervalMs: o.intervalMs, inFlight: true };
   // Everything checked before serving: options, privileges, mounts, the program.
   let prepared: Prepared | undefined = prepare(traceOptions);
