@@ -603,8 +603,8 @@ export function formatSoak(samples: readonly SoakSample[]): string {
 const SOAK_SLACK = { bpftrace: 1 << 20, deno: 16 << 20 };
 
 /**
- * Whether memory stayed flat after warm-up (the first fifth of the samples): bpftrace's RSS may
- * grow by 1 MiB at most, Deno's by 16 MiB (its heap breathes with the garbage collector).
+ * Whether memory stayed flat after warm-up (the first fifth of the samples): RSS may grow by
+ * {@link SOAK_SLACK} at most.
  */
 export function soakVerdict(samples: readonly SoakSample[]): { flat: boolean; line: string } {
   if (samples.length < 3) {
@@ -621,7 +621,11 @@ export function soakVerdict(samples: readonly SoakSample[]): { flat: boolean; li
     line: `after warm-up (${from.t.toFixed(0)}s to ${last.t.toFixed(0)}s): bpftrace RSS ${
       mb(bpf)
     }, Deno RSS ${mb(deno)}, ${last.requests - from.requests} requests — ${
-      flat ? "flat" : "GROWS (more than 1 MiB for bpftrace or 16 MiB for Deno)"
+      flat
+        ? "flat"
+        : `GROWS (more than ${mb(SOAK_SLACK.bpftrace)} for bpftrace or ${
+          mb(SOAK_SLACK.deno)
+        } for Deno)`
     }`,
   };
 }

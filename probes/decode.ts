@@ -241,26 +241,18 @@ export class Decoder {
     const switched = Number(this.#maps.get(MAP.switched) ?? 0);
     const merged = !!composed.autoSampleRate && !switched;
     for (const [k, u] of unsampled) {
-      if (rows.has(k) || (!merged && u.source !== "request")) continue;
-      const r = emptyRow({
-        source: u.source,
-        mount: u.mount,
-        plugin: u.plugin,
-        operation: u.operation,
-      });
-      rows.set(k, r);
-      rank.set(r, rank.get(u)!);
+      if (!merged && u.source !== "request") continue;
+      let r = rows.get(k);
+      if (!r) {
+        rows.set(k, r = emptyRow(u));
+        rank.set(r, rank.get(u)!);
+      }
+      // A request row counts every request in either basis.
+      if (u.source === "request") [r.count, u.count] = [r.count + u.count, 0];
     }
     if (merged) {
       for (const r of rows.values()) if (SAMPLED_SOURCES.has(r.source)) r.sampledPart = partOf(r);
-    }
-    for (const [k, u] of unsampled) {
-      if (merged) addRow(rows.get(k)!, u);
-      else if (u.source === "request") rows.get(k)!.count += u.count;
-    }
-    // A request row counts every request in either basis.
-    for (const r of rows.values()) {
-      if (r.source === "request" && r.sampledPart) r.sampledPart.count = r.count;
+      for (const [k, u] of unsampled) addRow(rows.get(k)!, u);
     }
     const droppedNs = full ? dropped.sampled + (merged ? dropped.unsampled : 0) : 0;
     // Min and max to the buckets' resolution (1/32): a min() and a max() per request cost two

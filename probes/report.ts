@@ -308,8 +308,12 @@ export function rowKey(r: Pick<OpRow, "source" | "mount" | "plugin" | "operation
 export function emptyRow(
   id: Pick<OpRow, "source" | "mount" | "plugin" | "operation">,
 ): OpRow {
+  const { source, mount, plugin, operation } = id; // the identity only, of a row too
   return {
-    ...id,
+    source,
+    mount,
+    plugin,
+    operation,
     count: 0,
     errors: {},
     bytesIn: 0,
