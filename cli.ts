@@ -1036,6 +1036,15 @@ program.command("bench")
     if (Deno.uid() !== 0) throw new UsageError("bench needs root (it traces and drops caches)");
     const log = (l: string) => console.error(`[bench] ${l}`);
     let made: { mountPoint: string; close(): Promise<void> } | undefined;
+    // A stop signal (also while mounting) unmounts the generated tree and exits 130; a trace
+    // under way ends with this process, a storm fails on the unmounted tree.
+    let stopped = false;
+    const stop = () => void made?.close().finally(() => Deno.exit(130));
+    const unlisten = onStopSignals(() => {
+      stopped = true;
+      if (made) stop();
+      else if (mount) Deno.exit(130);
+    });
     if (mount) resolveMount(mount);
     else {
       const { ensureTools, mountSquashfs, shapeFor } = await import("./demo/squashfs.ts");
@@ -1043,6 +1052,7 @@ program.command("bench")
       const files = parsePositiveInt(o.files, "--files");
       log(`generating a squashfs image of ${files} files, mounted with squashfuse`);
       made = await mountSquashfs(shapeFor(files));
+      if (stopped) return stop();
     }
     const target = mount ?? made!.mountPoint;
     try {
@@ -1087,6 +1097,7 @@ program.command("bench")
         if (!o.untraced) log(`CSV files in ${o.csvDir}`);
       }
     } finally {
+      unlisten();
       await made?.close();
     }
   });

@@ -19,11 +19,15 @@ const SYSCTL = "/proc/sys/kernel/bpf_stats_enabled";
  */
 export async function withBpfStats<T>(fn: () => Promise<T>): Promise<T> {
   const before = Deno.readTextFileSync(SYSCTL).trim();
+  // Restored also when a stop signal ends the process with Deno.exit() (no finally runs then).
+  const restore = () => Deno.writeTextFileSync(SYSCTL, before);
   Deno.writeTextFileSync(SYSCTL, "1");
+  globalThis.addEventListener("unload", restore);
   try {
     return await fn();
   } finally {
-    Deno.writeTextFileSync(SYSCTL, before);
+    globalThis.removeEventListener("unload", restore);
+    restore();
   }
 }
 

@@ -1,8 +1,17 @@
 /** bench is a benchmark, not a test: here it only has to run end to end and write well-formed output. */
+import { existsSync } from "node:fs";
 import { readCsv } from "../reporters/csv.ts";
 import { findRow } from "../probes/report.ts";
 import { type SoakSample, soakVerdict } from "../bench/bench.ts";
-import { assert, assertEquals, assertMatch, runCli, withSquashfs } from "./_helpers.ts";
+import {
+  assert,
+  assertEquals,
+  assertMatch,
+  root,
+  runCli,
+  spawnUntil,
+  withSquashfs,
+} from "./_helpers.ts";
 
 Deno.test("bench runs every workload on a small tree, traced, with a CSV per run", async () => {
   await withSquashfs({ dirs: 2, subdirs: 2, filesPerDir: 10 }, async (m) => {
@@ -112,6 +121,38 @@ Deno.test("soakVerdict: growth after warm-up beyond the slack is said, warm-up i
   assertEquals(soakVerdict(leak).flat, false);
   assertMatch(soakVerdict(leak).line, /bpftrace RSS \+3\.0M.*GROWS/);
   assertMatch(soakVerdict(flat.slice(0, 2)).line, /too few to judge/);
+});
+
+Deno.test("bench stopped by SIGTERM: exit 130, its tree unmounted and removed, BPF stats as before", async () => {
+  const stats = "/proc/sys/kernel/bpf_stats_enabled";
+  const statsBefore = Deno.readTextFileSync(stats);
+  const generated = () =>
+    Deno.readTextFileSync("/proc/self/mountinfo").split("\n").filter((l) =>
+      l.includes("/fusetrace-sqfs-")
+    ).map((l) => l.split(" ")[4]!);
+  const before = generated();
+  const run = await spawnUntil(
+    [
+      `${root}cli.ts`,
+      "bench",
+      "--overhead",
+      "--files",
+      "600",
+      "-r",
+      "100",
+      "--variants",
+      "empty.bt",
+    ],
+    "round 1/100",
+  );
+  const mine = generated().filter((m) => !before.includes(m));
+  assertEquals(mine.length, 1, "the generated tree is mounted");
+  run.child.kill("SIGTERM");
+  const r = await run.finish();
+  assertEquals(r.status.code, 130, r.stderr);
+  assertEquals(generated(), before);
+  assert(!existsSync(mine[0]!.replace(/\/mnt$/, "")), "its directory is removed");
+  assertEquals(Deno.readTextFileSync(stats), statsBefore, "kernel.bpf_stats_enabled restored");
 });
 
 Deno.test("bench bad input: one line, exit 2", async () => {
