@@ -995,7 +995,10 @@ program.command("bench")
     "--variants <list>",
     "with --overhead: what to measure besides the untraced run (default: all), by name or a .bt file",
   )
-  .option("--cpu <n>", "CPU to pin the client and the daemon to", "0")
+  .option(
+    "--cpu <n>",
+    "CPU to pin the client and the daemon to (default: the last; CPU 0 is bpftrace's worst case)",
+  )
   .option("--files <n>", "files of the generated tree", "10000")
   .action(async (mount, o) => {
     const { WORKLOADS } = await import("./bench/workload.ts");
@@ -1007,8 +1010,8 @@ program.command("bench")
       return w as typeof WORKLOADS[number];
     });
     const repeat = parsePositiveInt(o.repeat, "--repeat");
-    const cpu = Number(o.cpu);
-    if (!/^\d+$/.test(o.cpu) || cpu >= navigator.hardwareConcurrency) {
+    const cpu = o.cpu === undefined ? bench.benchCpu() : Number(o.cpu);
+    if (o.cpu !== undefined && (!/^\d+$/.test(o.cpu) || cpu >= navigator.hardwareConcurrency)) {
       throw new UsageError(
         `Invalid --cpu "${o.cpu}": this machine has CPUs 0-${navigator.hardwareConcurrency - 1}`,
       );
