@@ -349,6 +349,8 @@ export async function measureOverhead(
   const files = await listFiles(o.mount);
   // The storm in parts, caches dropped before each: a round's time is the median part times
   // their number, so a burst of the host's noise spoils one part, not the round.
+  const all = Deno.makeTempFileSync({ suffix: ".list" });
+  Deno.writeTextFileSync(all, files.join("\n"));
   const parts = Math.max(1, Math.min(STORM_PARTS, Math.floor(files.length / 500)));
   const lists = Array.from({ length: parts }, (_, k) => {
     const list = Deno.makeTempFileSync({ suffix: ".list" });
@@ -399,7 +401,9 @@ export async function measureOverhead(
                 // Storms until a snapshot shows the switch (the program looks once a second).
                 for (let i = 0; switched && !seen; i++) {
                   if (i === 30) throw new Error(`${v}: the program did not switch`);
-                  await storm(v); // no tracer pid: not measured
+                  // Not measured; in one client, for a rate without the parts' start-up gaps.
+                  dropCaches(2);
+                  await client("storm", o.mount, all, cpu);
                   await new Promise((r) => setTimeout(r, 500));
                 }
                 return storm(v, pid);
@@ -420,7 +424,7 @@ export async function measureOverhead(
       }
     });
   } finally {
-    for (const list of lists) Deno.removeSync(list);
+    for (const list of [all, ...lists]) Deno.removeSync(list);
   }
   const base = ms.get("untraced")!;
   const perStorm = requests.length ? stats(requests).median : files.length;
