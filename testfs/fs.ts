@@ -174,17 +174,11 @@ export function mountTestFs(mountPoint: string, o: TestFsOptions = {}): TestFs {
     };
     if (want <= 0) return safe(errno);
     const start = performance.now();
-    const since = () => performance.now() - start;
-    const run = (async () => {
-      await libc.sleep_us(Math.max(0, Math.round((want - overshoot) * 1000)));
-      overshoot += ((since() - want + overshoot) - overshoot) * 0.1;
-      // Never early: after a late sleep the learned overshoot can exceed this sleep's lateness.
-      for (let left = want - since(); left > 0.001; left = want - since()) {
-        await libc.sleep_us(Math.max(1, Math.round(left * 1000)));
-      }
+    const run = libc.sleep_us(Math.max(0, Math.round((want - overshoot) * 1000))).then(() => {
+      overshoot += ((performance.now() - start - want + overshoot) - overshoot) * 0.1;
       safe(errno);
-      (serviceMs[op] ??= []).push(since());
-    })();
+      (serviceMs[op] ??= []).push(performance.now() - start);
+    });
     if (o.singleThread) queue = run;
   };
 
