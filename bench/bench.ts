@@ -75,9 +75,9 @@ export function dropCaches(level: 2 | 3 = 3): void {
 }
 
 /**
- * The CPU a benchmark pins to unless told: the last. bpftrace binds each tracepoint's perf event to
- * CPU 0 and its programs return 1, so there every hit also makes the kernel prepare a perf sample
- * nobody reads: CPU 0 is the worst case (`--cpu 0`), one CPU in N of a node.
+ * The CPU a benchmark pins to unless told: the last. bpftrace (0.17, as seen here) binds each
+ * tracepoint's perf event to CPU 0 and its programs return 1, so there every hit also makes the
+ * kernel prepare a perf sample nobody reads: CPU 0 is the worst case (`--cpu 0`), one CPU in N.
  */
 export function benchCpu(): number {
   return navigator.hardwareConcurrency - 1;
