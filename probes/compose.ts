@@ -716,29 +716,47 @@ function daemonProbes(ctx: Ctx, daemons: readonly DaemonTarget[]): string[] {
   for (const m of [MAP.lat, MAP.stats, MAP.err, MAP.count, MAP.daemonMissed]) {
     ctx.used.add(m);
   }
+  const requestHooks = ctx.hooks.at("daemon.request").length > 0;
+  // The descriptor's file only for what needs the connection: a request without a reply (counted),
+  // one timed, or every one when a plugin hooks the daemon's requests. Another file, or a
+  // connection not traced, leaves $c == 0.
+  const needsConn = requestHooks || !dtimed ? "" : `${NO_REPLY_COND} || ${dtimed}`;
+  const walk = [
+    // The instant of receipt before the walk's pointer reads.
+    `$now = nsecs;`,
+    ...conn("$fd"),
+    ...(selected ? [`if (!($c != 0${selected})) { $c = 0; }`] : []),
+  ];
   const read = [
     `$t = @rd[tid];`,
     `$p = $t.0;`,
-    `$c = $t.1;`,
-    `$fd = $t.2;`,
+    `$fd = $t.1;`,
+    `$c = (uint64)0;`,
+    `$now = (uint64)0;`,
     `$op = (uint64)0;`,
     `$u = (uint64)0;`,
     ...ctx.maskVar,
     // The entry stays: the thread's next read overwrites it (an update costs less than a delete
     // and an insert), and it goes when the thread does.
-    // A read of another file, or of a connection not traced, has $c == 0.
-    `if ($c != 0 && ${a("ret")} >= 40 && (int64)*uptr((uint32*)$p) == ${a("ret")}) {`,
-    `  $op = (uint64)*uptr((uint32*)($p + 4));`,
+    // A read whose first four bytes are its length looks like a request; the file tells. Length
+    // and opcode in one read (little-endian: every platform Deno runs on).
+    `$h = (uint64)0;`,
+    `if ($p != 0 && ${a("ret")} >= 40) { $h = *uptr((uint64*)$p); }`,
+    `if ($p != 0 && ${a("ret")} >= 40 && (int64)($h & 0xffffffff) == ${a("ret")}) {`,
+    `  $op = $h >> 32;`,
     `  $u = *uptr((uint64*)($p + 8));`,
     ...indent(guarded(ctx.opConds, [
-      `if (${NO_REPLY_COND}) {`,
-      `  ${MAP.count}[4, $c, $op] = count();`,
-      `} else ${dtimed ? `if (${dtimed}) ` : ""}{`,
+      ...(needsConn ? [`if (${needsConn}) {`, ...indent(walk), `}`] : walk),
+      `if ($c != 0) {`,
+      `  if (${NO_REPLY_COND}) {`,
+      `    ${MAP.count}[4, $c, $op] = count();`,
+      `  } else ${dtimed ? `if (${dtimed}) ` : ""}{`,
       // Keyed by what the reply's writev() shows (process, descriptor, unique): it needs no
       // look at the descriptor's file; the connection travels in the value.
-      `  @dr[(uint64)pid, $fd, $u] = (${PACKED}, $c);`,
+      `    @dr[(uint64)pid, $fd, $u] = (${PACKED.replace("nsecs", "$now")}, $c);`,
+      `  }`,
+      ...indent(hookPrelude(ctx, "daemon.request", [])),
       `}`,
-      ...hookPrelude(ctx, "daemon.request", []),
     ])),
     `} else if ($p == 0 && ${a("ret")} >= 40) {`,
     `  ${MAP.daemonMissed} = count();`,
@@ -797,16 +815,9 @@ function daemonProbes(ctx: Ctx, daemons: readonly DaemonTarget[]): string[] {
   return [
     `tracepoint:syscalls:sys_enter_read ${pids}`,
     "{",
-    // Every read's buffer (one that began before tracing has none at its exit: counted there),
-    // and beside it in one map entry the traced connection it reads from (or 0) and the
-    // descriptor.
-    `  $c = (uint64)0;`,
-    ...indent(conn(a("fd"))),
-    `  $r = (uint64)0;`,
-    `  if ($c != 0${selected}) {`,
-    `    $r = $c;`,
-    `  }`,
-    `  @rd[tid] = ((uint64)${a("buf")}, $r, (uint64)${a("fd")});`,
+    // Every read's buffer and descriptor (one that began before tracing has none at its exit:
+    // counted there). Its file is looked at only at the exit, and only where it matters.
+    `  @rd[tid] = ((uint64)${a("buf")}, (uint64)${a("fd")});`,
     "}",
     "",
     `tracepoint:syscalls:sys_exit_read ${pids}`,
