@@ -25,7 +25,7 @@ Deno.test("demo: two traced runs on testfs, CSVs, a coloured diff; nothing left 
     assertEquals(findRow(report, { source: "daemon", operation: "READ" })?.count, 2000);
   }
   assert(r.stdout.includes("where the time goes"), r.stdout);
-  // The injected change (LOOKUP 200 → 400 us) is flagged, and nothing else.
+  // The injected change (LOOKUP 200 → 600 us) is flagged, and nothing else.
   const verdicts = r.stdout.split("\n").filter((l) => l.startsWith("testfs ")).map((l) => [
     l.split(/\s+/)[1],
     / (same|regression|improvement)( \(.*\))?$/.exec(l)?.[1],

@@ -230,7 +230,7 @@ Deno.test({
         assert(m, `no ${l} mark: ${JSON.stringify(lookup)}`);
         return m.pos;
       };
-      // 200 µs → 400 µs injected, plus this VM's round trip (tens of µs, more on a slow day):
+      // 200 µs → 600 µs injected, plus this VM's round trip (tens of µs, more on a slow day):
       // the marks as far apart as the p50s are (4 bins per power of two), and clearly apart.
       const p50 = (f: string) => summarize(findRow(loadRun(f), { operation: "LOOKUP" })!).p50;
       const bins = 4 * Math.log2(p50(`${dir}/d_2.csv`) / p50(`${dir}/d_1.csv`));
