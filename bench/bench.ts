@@ -328,9 +328,9 @@ function stats(xs: number[]) {
 }
 
 /**
- * Measures tracing overhead on a metadata storm: per round, the storm untraced, traced by
- * fusetrace (request source, every plugin), by fusetrace with the daemon split, and by the naive
- * printf script, in a rotated order; ratios to the round's untraced run.
+ * Measures tracing overhead on a metadata storm: per round, the storm traced by each variant
+ * (fusetrace's modes, the reference scripts), in a rotated order, each between two untraced
+ * storms; its ratio is to their mean.
  */
 export async function measureOverhead(
   o: {
@@ -364,6 +364,7 @@ export async function measureOverhead(
   const requests: number[] = [];
   const ms = new Map<string, number[]>(variants.map((v) => [v, []]));
   const bpf = new Map<string, number[]>(variants.map((v) => [v, []]));
+  const ratios = new Map<string, number[]>(variants.map((v) => [v, []]));
   // One storm; with a tracer's pid, also the BPF run time it cost per stat() call.
   const storm = async (v: string, pid?: number) => {
     const before = pid ? totalRunTimeNs(pid) : 0;
@@ -378,14 +379,18 @@ export async function measureOverhead(
   try {
     await storm("untraced"); // warm the binaries and the daemon
     const rounds = o.repeat ?? 5;
+    const traced = variants.filter((v) => v !== "untraced");
     await withBpfStats(async () => {
       for (let i = 0; i < rounds; i++) {
-        const order = variants.map((_, k) => variants[(k + i) % variants.length]!);
+        const order = traced.map((_, k) => traced[(k + i) % traced.length]!);
         o.progress?.(`round ${i + 1}/${rounds}: ${order.join(", ")}`);
+        // Each traced storm between two untraced ones, its ratio to their mean: the host's noise
+        // comes in phases of seconds to minutes, so the baseline is taken where the storm is.
+        let before = await storm("untraced");
+        ms.get("untraced")!.push(before);
         for (const v of order) {
           let t: number;
-          if (v === "untraced") t = await storm(v);
-          else if (v.endsWith(".bt")) t = await scriptRun(v, (pid) => storm(v, pid));
+          if (v.endsWith(".bt")) t = await scriptRun(v, (pid) => storm(v, pid));
           else {
             const switched = v === "fusetrace --sample auto (switched)";
             let seen = false;
@@ -419,24 +424,27 @@ export async function measureOverhead(
               );
             }
           }
+          const after = await storm("untraced");
+          ms.get("untraced")!.push(after);
           ms.get(v)!.push(t);
+          ratios.get(v)!.push(t / ((before + after) / 2));
+          before = after;
         }
       }
     });
   } finally {
     for (const list of [all, ...lists]) Deno.removeSync(list);
   }
-  const base = ms.get("untraced")!;
   const perStorm = requests.length ? stats(requests).median : files.length;
   return variants.map((v) => {
     const xs = ms.get(v)!;
-    const ratios = xs.map((x, i) => x / base[i]!);
+    const rs = v === "untraced" ? xs.map(() => 1) : ratios.get(v)!;
     const ns = bpf.get(v)!;
     return {
       variant: v,
       ms: xs,
-      ratios,
-      ...stats(ratios),
+      ratios: rs,
+      ...stats(rs),
       bpfNsPerOp: ns.length ? stats(ns).median : 0,
       bpfNsPerRequest: ns.length ? stats(ns).median * files.length / perStorm : 0,
       requests: perStorm,
