@@ -449,7 +449,7 @@ interface Ctx {
 const NO_REPLY_COND = [...NO_REPLY].map((op) => `$op == ${op}`).join(" || ");
 const DATA_REPLY = [15, 28, 44, 5, 22, 23].map((op) => `$op == ${op}`).join(" || ");
 /** A start time and an opcode in one value: (ns << 6) | opcode, opcodes ≥ 64 as 0. */
-const PACKED = `(nsecs << 6) | ($op < 64 ? $op : 0)`;
+const packed = (t = "nsecs") => `(${t} << 6) | ($op < 64 ? $op : 0)`;
 
 /** Opcode filter: a 64-bit mask of the traced opcodes below 64; 64 and above belong to `other`. */
 function opcodeFilter(
@@ -561,7 +561,7 @@ function requestProbes(ctx: Ctx): { send: string[]; end: string[] } {
       // still in flight at exit, from the pairing map; one without a reply, or not timed
       // (--sample), here — a count of every request at send would be one more map update each.
       `if (!(${NO_REPLY_COND})${timedAtSend ? ` && ${timedAtSend}` : ""}) {`,
-      `  ${MAP.inFlight}[$c, ${f.key}] = ${PACKED};`,
+      `  ${MAP.inFlight}[$c, ${f.key}] = ${packed()};`,
       // --slow: the requester as the kernel sees it at the request (it may be gone at the end).
       ...(o.slowNs ? [`  @who[$c, ${f.key}] = pid;`, `  @whoc[$c, ${f.key}] = comm;`] : []),
       // A kernel that sends unique 0 cannot be paired this way: say so, never report nothing.
@@ -740,12 +740,12 @@ function daemonProbes(ctx: Ctx, daemons: readonly DaemonTarget[]): string[] {
     // and an insert), and it goes when the thread does.
     // A read whose first four bytes are its length looks like a request; the file tells. Length
     // and opcode in one read (little-endian: every platform Deno runs on).
-    `$h = (uint64)0;`,
-    `if ($p != 0 && ${a("ret")} >= 40) { $h = *uptr((uint64*)$p); }`,
-    `if ($p != 0 && ${a("ret")} >= 40 && (int64)($h & 0xffffffff) == ${a("ret")}) {`,
-    `  $op = $h >> 32;`,
-    `  $u = *uptr((uint64*)($p + 8));`,
-    ...indent(guarded(ctx.opConds, [
+    `if ($p != 0 && ${a("ret")} >= 40) {`,
+    `  $h = *uptr((uint64*)$p);`,
+    `  if ((int64)($h & 0xffffffff) == ${a("ret")}) {`,
+    `    $op = $h >> 32;`,
+    `    $u = *uptr((uint64*)($p + 8));`,
+    ...indent(indent(guarded(ctx.opConds, [
       ...(needsConn ? [`if (${needsConn}) {`, ...indent(walk), `}`] : walk),
       `if ($c != 0) {`,
       `  if (${NO_REPLY_COND}) {`,
@@ -753,11 +753,12 @@ function daemonProbes(ctx: Ctx, daemons: readonly DaemonTarget[]): string[] {
       `  } else ${dtimed ? `if (${dtimed}) ` : ""}{`,
       // Keyed by what the reply's writev() shows (process, descriptor, unique): it needs no
       // look at the descriptor's file; the connection travels in the value.
-      `    @dr[(uint64)pid, $fd, $u] = (${PACKED.replace("nsecs", "$now")}, $c);`,
+      `    @dr[(uint64)pid, $fd, $u] = (${packed("$now")}, $c);`,
       `  }`,
       ...indent(hookPrelude(ctx, "daemon.request", [])),
       `}`,
-    ])),
+    ]))),
+    `  }`,
     `} else if ($p == 0 && ${a("ret")} >= 40) {`,
     `  ${MAP.daemonMissed} = count();`,
     `}`,
