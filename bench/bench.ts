@@ -368,13 +368,13 @@ export async function measureOverhead(
   // One storm; with a tracer's pid, also the BPF run time it cost per stat() call.
   const storm = async (v: string, pid?: number) => {
     const before = pid ? totalRunTimeNs(pid) : 0;
-    const ms: number[] = [];
+    const times: number[] = [];
     for (const list of lists) {
       dropCaches(2);
-      ms.push((await client("storm", o.mount, list, cpu)).ms);
+      times.push((await client("storm", o.mount, list, cpu)).ms);
     }
     if (pid) bpf.get(v)!.push((totalRunTimeNs(pid) - before) / files.length);
-    return stats(ms).median * parts;
+    return stats(times).median * parts;
   };
   try {
     await storm("untraced"); // warm the binaries and the daemon
