@@ -2,7 +2,8 @@
  * testfs: a read-only FUSE filesystem written in TypeScript — Deno FFI to libfuse3's low-level API.
  * libfuse's ops struct is filled with `Deno.UnsafeCallback` pointers; requests are received on a
  * worker thread (nonblocking FFI call) and processed on the main thread; a delayed reply is sent
- * after an FFI `usleep` on the worker pool, so slow requests overlap unless `singleThread`.
+ * after an FFI `clock_nanosleep` to an absolute deadline on the worker pool, so slow requests
+ * overlap unless `singleThread`.
  * @module
  */
 import { buildTree, content, prng, type Tree, type TreeOptions } from "./tree.ts";
@@ -101,7 +102,12 @@ function open() {
   });
   const libc = Deno.dlopen("libc.so.6", {
     poll: { parameters: ["buffer", "u64", "i32"], result: "i32" },
-    sleep_us: { name: "usleep", parameters: ["u32"], result: "i32", nonblocking: true },
+    clock_gettime: { parameters: ["i32", "buffer"], result: "i32" },
+    clock_nanosleep: {
+      parameters: ["i32", "i32", "buffer", "pointer"],
+      result: "i32",
+      nonblocking: true,
+    },
     umount2: { parameters: ["buffer", "i32"], result: "i32" },
     prctl: { parameters: ["i32", "u64", "u64", "u64", "u64"], result: "i32" },
   });
@@ -119,6 +125,37 @@ function dlopenFirst<S extends Deno.ForeignLibraryInterface>(names: string[], sy
 
 function cstr(s: string): Uint8Array {
   return new TextEncoder().encode(`${s}\0`);
+}
+
+const CLOCK_MONOTONIC = 1;
+const TIMER_ABSTIME = 1;
+const LATENESS_WINDOW = 32;
+
+/**
+ * Sleeps on the FFI worker pool until an absolute deadline, `ms` after the call. A wake-up is late
+ * by the scheduler's latency and the event loop's dispatch (tens of µs here, hundreds under load,
+ * ms under emulation); the deadline is brought forward by the smallest lateness of the last
+ * {@link LATENESS_WINDOW} sleeps, so a reply is early only when a wake-up beats every recent one,
+ * and a burst of late wake-ups cannot make later replies early (a mean of them did: 69 ms for 100
+ * injected after one emulator stall). Resolves to a clock of the time since the call, in ms.
+ */
+function deadlineSleeper(libc: ReturnType<typeof open>["libc"]) {
+  const now = () => {
+    const ts = new BigInt64Array(2);
+    libc.clock_gettime(CLOCK_MONOTONIC, ts);
+    return ts[0]! * 1_000_000_000n + ts[1]!;
+  };
+  const lateness: number[] = []; // ns
+  return async (ms: number): Promise<() => number> => {
+    const start = now();
+    const early = lateness.length ? Math.min(...lateness) : 0;
+    const deadline = start + BigInt(Math.max(0, Math.round(ms * 1e6 - early)));
+    const ts = new BigInt64Array([deadline / 1_000_000_000n, deadline % 1_000_000_000n]);
+    while (await libc.clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, ts, null) === EINTR);
+    lateness.push(Number(now() - deadline));
+    if (lateness.length > LATENESS_WINDOW) lateness.shift();
+    return () => Number(now() - start) / 1e6;
+  };
 }
 
 /** `struct stat` (144 bytes, x86_64) of a node. */
@@ -147,7 +184,7 @@ function stat(tree: Tree, ino: number): Uint8Array {
 export function mountTestFs(mountPoint: string, o: TestFsOptions = {}): TestFs {
   const lib = open();
   const { fuse, libc } = lib;
-  libc.prctl(29, 1n, 0n, 0n, 0n); // PR_SET_TIMERSLACK = 1 ns: precise usleep
+  libc.prctl(29, 1n, 0n, 0n, 0n); // PR_SET_TIMERSLACK = 1 ns: precise wake-ups
   const tree = buildTree(o);
   const rnd = prng((o.seed ?? 1) + 7);
   const served: Record<string, number> = {};
@@ -155,7 +192,7 @@ export function mountTestFs(mountPoint: string, o: TestFsOptions = {}): TestFs {
   const entryTimeout = o.entryTimeout ?? 60;
   const attrTimeout = o.attrTimeout ?? 60;
   const keepCache = o.keepCache ?? true;
-  let overshoot = 0.08; // ms: usleep's mean lateness, learned as we go
+  const sleeper = deadlineSleeper(libc);
   let queue: Promise<void> = Promise.resolve();
 
   /** Replies after the operation's injected service time (and error), or at once. */
@@ -173,11 +210,9 @@ export function mountTestFs(mountPoint: string, o: TestFsOptions = {}): TestFs {
       }
     };
     if (want <= 0) return safe(errno);
-    const start = performance.now();
-    const run = libc.sleep_us(Math.max(0, Math.round((want - overshoot) * 1000))).then(() => {
-      overshoot += ((performance.now() - start - want + overshoot) - overshoot) * 0.1;
+    const run = sleeper(want).then((ms) => {
       safe(errno);
-      (serviceMs[op] ??= []).push(performance.now() - start);
+      (serviceMs[op] ??= []).push(ms());
     });
     if (o.singleThread) queue = run;
   };

@@ -166,8 +166,8 @@ Deno.test({
       assert(want[request ? "LOOKUP" : "fuse_lookup"]! > 10, "the workload looked names up");
       assertEquals(untimed.map((x) => x.operation), []);
       assertEquals(r.unpairable ?? 0, 0);
-      // testfs subtracts usleep's learned lateness, so a reply may come a little early too; under
-      // emulation up to 14 ms late.
+      // testfs brings its deadline forward by its fastest recent wake-up, so a reply is rarely a
+      // little early; under emulation up to 14 ms late.
       assert(
         ownP50 >= INJECTED_MS * 0.95 && ownP50 <= INJECTED_MS * 1.2,
         `testfs served LOOKUP in ${ownP50} ms`,
