@@ -997,7 +997,7 @@ program.command("bench")
   )
   .option(
     "--cpu <n>",
-    "CPU to pin the client and the daemon to (default: the last; CPU 0 is bpftrace's worst case)",
+    "CPU to pin the client and the daemon to (default: the last allowed; CPU 0 is bpftrace's worst case)",
   )
   .option("--files <n>", "files of the generated tree", "10000")
   .action(async (mount, o) => {
@@ -1011,9 +1011,9 @@ program.command("bench")
     });
     const repeat = parsePositiveInt(o.repeat, "--repeat");
     const cpu = o.cpu === undefined ? bench.benchCpu() : Number(o.cpu);
-    if (o.cpu !== undefined && (!/^\d+$/.test(o.cpu) || cpu >= navigator.hardwareConcurrency)) {
+    if (o.cpu !== undefined && (!/^\d+$/.test(o.cpu) || !bench.allowedCpus().includes(cpu))) {
       throw new UsageError(
-        `Invalid --cpu "${o.cpu}": this machine has CPUs 0-${navigator.hardwareConcurrency - 1}`,
+        `Invalid --cpu "${o.cpu}": this process may run on CPUs ${bench.allowedCpuList()}`,
       );
     }
     const soakMs = o.soak !== undefined ? parseDurationMs(o.soak, "--soak") : undefined;

@@ -80,7 +80,23 @@ export function dropCaches(level: 2 | 3 = 3): void {
  * kernel prepare a perf sample nobody reads: CPU 0 is the worst case (`--cpu 0`), one CPU in N.
  */
 export function benchCpu(): number {
-  return navigator.hardwareConcurrency - 1;
+  return allowedCpus().at(-1)!;
+}
+
+/**
+ * The CPUs this process may run on, as the kernel lists them ("0-3,8"): its affinity, which a
+ * cpuset or `taskset` may narrow.
+ */
+export function allowedCpuList(): string {
+  return /^Cpus_allowed_list:\s*(\S+)$/m.exec(Deno.readTextFileSync("/proc/self/status"))![1]!;
+}
+
+/** {@link allowedCpuList} as numbers. */
+export function allowedCpus(): number[] {
+  return allowedCpuList().split(",").flatMap((r) => {
+    const [a, b = a] = r.split("-").map(Number);
+    return Array.from({ length: b! - a! + 1 }, (_, i) => a! + i);
+  });
 }
 
 async function pinDaemons(mount: string, cpu: number): Promise<number[]> {

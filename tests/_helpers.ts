@@ -49,11 +49,15 @@ export interface CliResult {
 /** Runs `deno run -A cli.ts …args` and collects its output. */
 export async function runCli(
   args: string[],
-  opts: { env?: Record<string, string>; cwd?: string; uid?: number } = {},
+  opts: { env?: Record<string, string>; cwd?: string; uid?: number; wrap?: string[] } = {},
 ): Promise<CliResult> {
-  const cmd = opts.uid !== undefined
-    ? ["setpriv", `--reuid=${opts.uid}`, "--regid=65534", "--clear-groups", Deno.execPath()]
-    : [Deno.execPath()];
+  const cmd = [
+    ...opts.wrap ?? [],
+    ...opts.uid !== undefined
+      ? ["setpriv", `--reuid=${opts.uid}`, "--regid=65534", "--clear-groups"]
+      : [],
+    Deno.execPath(),
+  ];
   const o = await new Deno.Command(cmd[0]!, {
     args: [...cmd.slice(1), "run", "-A", "--cached-only", `${root}cli.ts`, ...args],
     cwd: opts.cwd ?? root,

@@ -172,4 +172,8 @@ Deno.test("bench bad input: one line, exit 2", async () => {
     assertEquals(r.code, 2, r.stderr);
     assertMatch(r.stderr.trim(), re);
   }
+  // A CPU outside the process's affinity (a cpuset, taskset) is refused too, not only past the end.
+  const r = await runCli(["bench", "--cpu", "0"], { wrap: ["taskset", "-c", "1"] });
+  assertEquals(r.code, 2, r.stderr);
+  assertEquals(r.stderr.trim(), `fusetrace: Invalid --cpu "0": this process may run on CPUs 1`);
 });
