@@ -1,8 +1,9 @@
 /**
  * The runner: options → capabilities → compose → bpftrace → decode → `Report`. It spawns
  * `bpftrace -f json`, waits until the probes are attached, streams the output through the decoder,
- * stops bpftrace with SIGINT once its probes are attached (repeated only until its END probe has
- * run: one during the exit dump would cut it short) and returns the exit dump as a typed report.
+ * stops bpftrace with SIGINT once its probes are attached (repeated only while it has neither begun
+ * to detach them nor run its END probe: one during the exit dump would cut it short) and returns the
+ * exit dump as a typed report.
  * @module
  */
 import {
@@ -325,6 +326,15 @@ function composeOrRefuse(o: Parameters<typeof compose>[0]): Composed {
 export const NOISE: RegExp = /RLIMIT_MEMLOCK|available_filter_functions|^\s*$/;
 const READY = READY_MARK;
 
+/** How many descriptors a process holds (-1: it is gone, or not ours to look at). */
+function openFds(pid: number): number {
+  try {
+    return [...Deno.readDirSync(`/proc/${pid}/fd`)].length;
+  } catch {
+    return -1;
+  }
+}
+
 /** Splits a byte stream into lines. */
 async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
   let rest = "";
@@ -389,21 +399,28 @@ export async function run(p: Prepared, o: TraceOptions = {}): Promise<Report> {
 
   let ready = false;
   const errors: string[] = [];
-  // SIGINT once the probes are attached, again only while END has not run: bpftrace takes a
-  // SIGINT during its exit dump as "stop printing" and loses the maps (seen when detaching
-  // hundreds of kprobes took over a second), but one that lands at the wrong moment is lost.
+  // SIGINT once the probes are attached. bpftrace (0.17, and its poll loop since) notices a SIGINT
+  // only at its next event or wait, so one may go unheeded: it is repeated every 3 s, but only
+  // while bpftrace still holds every descriptor it held once attached. Fewer means it is detaching
+  // its probes (seconds for fentry or hundreds of kprobes under emulation), after which it runs END
+  // and drains its output; a SIGINT then makes it drop the rest of that exit dump (seen: a guest's
+  // trace ended without its report, exit status 0).
   let stopRequested = false;
   let ended = false;
+  let attachedFds = -1;
   let resend: ReturnType<typeof setInterval> | undefined;
   // A bpftrace that does not stop (stopped with SIGSTOP, stuck) is continued, then killed: the
   // last checkpoint is what it had collected.
   const interrupt = () => {
     const began = Date.now();
+    let exiting = false;
     const kill = () => {
       if (ended) return;
       const waited = Date.now() - began;
+      exiting ||= openFds(child.pid) < attachedFds;
       try {
         if (waited >= KILL_AFTER_MS) return child.kill("SIGKILL");
+        if (exiting) return;
         if (waited >= 5000) child.kill("SIGCONT");
         child.kill("SIGINT");
       } catch { /* already gone */ }
@@ -414,6 +431,7 @@ export async function run(p: Prepared, o: TraceOptions = {}): Promise<Report> {
   const markReady = () => {
     if (ready) return;
     ready = true;
+    attachedFds = openFds(child.pid);
     o.onReady?.(p, child.pid);
     if (stopRequested) interrupt();
   };

@@ -6,12 +6,14 @@ import { readCsv } from "../reporters/csv.ts";
 import { findRow } from "../probes/report.ts";
 import { findBpftrace } from "../probes/capabilities.ts";
 import { uprobeSymbols } from "../probes/daemon.ts";
+import { READY_MARK } from "../probes/schema.ts";
 import { buildTree } from "../testfs/tree.ts";
 import { buildStub } from "./_stub.ts";
 import {
   assert,
   assertEquals,
   assertMatch,
+  readUntil,
   runCli,
   spawnCli,
   withSquashfs,
@@ -106,6 +108,51 @@ Deno.test("a stopped bpftrace is continued on Ctrl-C; the trace still ends with 
     const o = await t.finish();
     assertEquals(o.status.code, 0, o.stderr);
     assertEquals(lookupsIn(`${dir}/p.csv`), 3);
+    Deno.removeSync(dir, { recursive: true });
+  });
+});
+
+Deno.test("Ctrl-C while bpftrace detaches for seconds: one SIGINT, the whole report", async () => {
+  // Timed uprobes on libc functions a test never calls: detaching 66 of them takes seconds here
+  // (a grace period each), the window in which a repeated SIGINT used to land in bpftrace's exit
+  // dump. Every SIGINT bpftrace gets is seen by a second bpftrace.
+  const libc = /\s(\/\S+\/libc\.so\.6)$/m.exec(Deno.readTextFileSync("/proc/self/maps"))![1]!;
+  const spy = new Deno.Command(findBpftrace(), {
+    args: [
+      "-e",
+      'tracepoint:signal:signal_generate /args->sig == 2/ { printf("%d\\n", args->pid); }',
+    ],
+    env: { [READY_MARK]: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const spyOut = new Response(spy.stdout).text();
+  const spyErr = spy.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  assertMatch(await readUntil(spyErr, READY_MARK), new RegExp(READY_MARK));
+  await withTestFs(SHAPE, async (fs) => {
+    const dir = Deno.makeTempDirSync();
+    const t = await spawnCli([
+      "trace",
+      "-m",
+      fs.mountPoint,
+      "--uprobe",
+      `${libc}:inet*`,
+      "--csv",
+      `${dir}/d.csv`,
+    ]);
+    const bpftrace = await bpftraceOf(t.child.pid);
+    await stats(fs.mountPoint, 2);
+    const t0 = Date.now();
+    t.child.kill("SIGINT");
+    const o = await t.finish();
+    const s = (Date.now() - t0) / 1000;
+    spy.kill("SIGINT");
+    await spy.status;
+    assertEquals(o.status.code, 0, o.stderr);
+    assert(s > 3.5, `the stop took ${s} s: too quick to show a repeated SIGINT`);
+    assertEquals((await spyOut).split("\n").filter((l) => l === String(bpftrace)).length, 1);
+    assert(!/the trace ended/.test(o.stderr), o.stderr);
+    assertEquals(lookupsIn(`${dir}/d.csv`), 3);
     Deno.removeSync(dir, { recursive: true });
   });
 });
