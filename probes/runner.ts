@@ -414,19 +414,21 @@ export async function run(p: Prepared, o: TraceOptions = {}): Promise<Report> {
   const interrupt = () => {
     const began = Date.now();
     let exiting = false;
-    const kill = () => {
-      if (ended) return;
-      const waited = Date.now() - began;
-      exiting ||= openFds(child.pid) < attachedFds;
+    const send = (signal: Deno.Signal) => {
       try {
-        if (waited >= KILL_AFTER_MS) return child.kill("SIGKILL");
-        if (exiting) return;
-        if (waited >= 5000) child.kill("SIGCONT");
-        child.kill("SIGINT");
+        child.kill(signal);
       } catch { /* already gone */ }
     };
-    kill();
-    resend = setInterval(kill, 3000);
+    send("SIGINT");
+    resend = setInterval(() => {
+      if (ended) return;
+      const waited = Date.now() - began;
+      if (waited >= KILL_AFTER_MS) return send("SIGKILL");
+      exiting ||= openFds(child.pid) < attachedFds;
+      if (exiting) return;
+      if (waited >= 5000) send("SIGCONT");
+      send("SIGINT");
+    }, 3000);
   };
   const markReady = () => {
     if (ready) return;
