@@ -399,12 +399,12 @@ export async function run(p: Prepared, o: TraceOptions = {}): Promise<Report> {
 
   let ready = false;
   const errors: string[] = [];
-  // SIGINT once the probes are attached. bpftrace (0.17, and its poll loop since) notices a SIGINT
-  // only at its next event or wait, so one may go unheeded: it is repeated every 3 s, but only
-  // while bpftrace still holds every descriptor it held once attached. Fewer means it is detaching
-  // its probes (seconds for fentry or hundreds of kprobes under emulation), after which it runs END
-  // and drains its output; a SIGINT then makes it drop the rest of that exit dump (seen: a guest's
-  // trace ended without its report, exit status 0).
+  // SIGINT once the probes are attached. bpftrace 0.17's poll loop acts on a SIGINT that arrives
+  // outside its wait only at its next event, so one may go unheeded: it is repeated every 3 s, but
+  // only while bpftrace still holds every descriptor it held once attached. Fewer means it is
+  // detaching its probes (seconds for fentry or hundreds of kprobes under emulation), after which
+  // it runs END and drains its output; a SIGINT then makes it drop the rest of that exit dump
+  // (seen: a guest's trace ended without its report, exit status 0).
   let stopRequested = false;
   let ended = false;
   let attachedFds = -1;
