@@ -40,6 +40,11 @@ export interface Capabilities {
   btf: boolean;
   uprobes: boolean;
   syscallTracepoints: boolean;
+  /**
+   * A syscall's saved user registers can be read through the task's kernel stack (x86-64 with
+   * BTF): the daemon source then sees the reads a daemon's threads began before tracing.
+   */
+  savedUserRegs?: boolean;
   /** Traceable fuse kernel function symbols (with clone suffixes as the kernel has them). */
   functions: string[];
   /** Fuse kernel functions that cannot be probed by name (see {@link FuseFunctions}). */
@@ -238,6 +243,7 @@ export function detectCapabilities(bin: string = findBpftrace()): Capabilities {
     btf,
     uprobes: exists("/sys/bus/event_source/devices/uprobe"),
     syscallTracepoints: !!tracefs && exists(`${tracefs}/events/syscalls/sys_enter_read`),
+    savedUserRegs: btf && Deno.build.arch === "x86_64",
     functions: fns.functions,
     ...(fns.skipped.length ? { skippedFunctions: fns.skipped } : {}),
   };

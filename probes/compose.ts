@@ -51,6 +51,38 @@ export interface DaemonTarget {
 /** The device number of /dev/fuse (10:229) as the kernel's dev_t (major << 20 | minor). */
 const FUSE_DEV_RDEV = (10 << 20) | 229;
 
+/**
+ * x86-64: a thread's kernel stack is THREAD_SIZE bytes; the user registers its syscall saved
+ * (struct pt_regs, 21 × 8 bytes) sit at its top, below 16 bytes of padding on kernels built with
+ * FRED. User-mode code runs in segment __USER_CS; read() is syscall 0.
+ */
+const X86_64 = { threadSize: 16384, ptRegs: 168, fredPadding: 16, userCs: 0x33, sysRead: 0 };
+
+/**
+ * A read() that began before tracing has no entry from sys_enter_read; at its exit its buffer
+ * (`$p`) and descriptor (`$fd`) are still in the registers the syscall saved: the pt_regs at the top
+ * of the thread's kernel stack, told apart from what lies there without FRED by the user code
+ * segment, and checked to be a read. Leaves `$p` 0 where they cannot be read. A thread has no
+ * entry only until its first read since tracing began.
+ */
+function savedReadArgs(): string[] {
+  const x = X86_64;
+  const cs = `0x${x.userCs.toString(16)}`;
+  // No look at the return value here: a second read of the tracepoint's field makes bpftrace
+  // 0.17's code dereference a moved context pointer, which the verifier refuses.
+  return [
+    `if ($p == 0) {`,
+    `  $sp = (uint64)curtask->stack + ${x.threadSize};`,
+    `  $sr = (struct pt_regs *)($sp - ${x.ptRegs});`,
+    `  if ($sr->cs != ${cs}) { $sr = (struct pt_regs *)($sp - ${x.ptRegs + x.fredPadding}); }`,
+    `  if ($sr->cs == ${cs} && $sr->orig_ax == ${x.sysRead}) {`,
+    `    $p = $sr->si;`,
+    `    $fd = $sr->di;`,
+    `  }`,
+    `}`,
+  ];
+}
+
 /** `$c` = the FUSE connection a descriptor serves, read from its file (BTF); unchanged if none. */
 function connectionOfFd(fd: string): string[] {
   return [
@@ -130,6 +162,12 @@ export interface ComposeOptions {
   kprobeSymbols?: readonly string[];
   /** Daemons for the daemon source (read()/writev() on /dev/fuse); empty = no daemon source. */
   daemons?: readonly DaemonTarget[];
+  /**
+   * The daemon source reads a read() that began before tracing from the user registers its
+   * syscall saved (x86-64 with BTF, see {@link savedReadArgs}); otherwise such a read is counted
+   * as missed.
+   */
+  savedUserRegs?: boolean;
   /** Daemon functions to time (uprobes); filtered to the daemons' pids when there are any. */
   uprobes?: readonly UprobeTarget[];
   /** Daemon functions to count (uprobes, e.g. libfuse's fuse_reply_*): `binary:symbol`. */
@@ -736,6 +774,7 @@ function daemonProbes(ctx: Ctx, daemons: readonly DaemonTarget[]): string[] {
     `$op = (uint64)0;`,
     `$u = (uint64)0;`,
     ...ctx.maskVar,
+    ...(ctx.o.savedUserRegs ? savedReadArgs() : []),
     // The entry stays: the thread's next read overwrites it (an update costs less than a delete
     // and an insert), and it goes when the thread does.
     // A read whose first four bytes are its length looks like a request; the file tells. Length
@@ -817,7 +856,8 @@ function daemonProbes(ctx: Ctx, daemons: readonly DaemonTarget[]): string[] {
     `tracepoint:syscalls:sys_enter_read ${pids}`,
     "{",
     // Every read's buffer and descriptor (one that began before tracing has none at its exit:
-    // counted there). Its file is looked at only at the exit, and only where it matters.
+    // read from the saved registers there, or counted). Its file is looked at only at the exit,
+    // and only where it matters.
     `  @rd[tid] = ((uint64)${a("buf")}, (uint64)${a("fd")});`,
     "}",
     "",

@@ -132,7 +132,10 @@ export interface Report {
    * none of the requests they serve on rings; the request source and fuse:fuse_request_sent do.
    */
   ioUring?: string[];
-  /** Daemon reads that began before tracing (their request is counted, not timed, by the daemon). */
+  /**
+   * Daemon reads that began before tracing and whose arguments could not be read from the saved
+   * user registers (their request is counted, not timed, by the daemon).
+   */
   daemonMissed?: number;
   /** Timed requests missing from the histograms because a map ran out of keys (raise mapKeys). */
   histogramDropped?: number;

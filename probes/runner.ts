@@ -235,7 +235,7 @@ export function prepare(o: TraceOptions = {}): Prepared {
     kernelFunctions: resolved.found,
     kprobeSymbols: kprobeSymbols(caps),
     fentry: sources.fentry,
-    ...(sources.daemon ? { daemons } : {}),
+    ...(sources.daemon ? { daemons, savedUserRegs: !!caps.savedUserRegs } : {}),
     uprobes,
     uprobeCounts,
     ...(pids.length ? { uprobePids: pids } : {}),

@@ -174,7 +174,9 @@ export function formatSplit(report: Report): string {
   }
   if (report.daemonMissed) {
     out.push(
-      `note: ${report.daemonMissed} daemon reads began before tracing (counted, not timed)`,
+      `note: ${report.daemonMissed} daemon reads began before tracing (counted, not timed, ` +
+        "their names unseen): where their registers cannot be read (x86-64 with BTF can), " +
+        "make each daemon thread answer once after attach, e.g. one `stat -f MOUNT` per thread",
     );
   }
   return out.join("\n").trimEnd();

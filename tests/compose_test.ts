@@ -62,10 +62,12 @@ const variants: Record<string, Omit<ComposeOptions, "version">> = {
     kernelFunctions: FUNCS,
     fentry: true,
   },
-  // The daemons' connections read from their /dev/fuse descriptors (evidence), two mounts.
+  // The daemons' connections read from their /dev/fuse descriptors (evidence), two mounts; a read
+  // that began before tracing from the saved user registers.
   split: {
     plugins: builtinPlugins,
     daemons: [{ pid: 4242 }, { pid: 4343 }],
+    savedUserRegs: true,
     connections: [45, 46],
     intervalMs: 1000,
   },
@@ -83,6 +85,7 @@ const variants: Record<string, Omit<ComposeOptions, "version">> = {
     plugins: [lookup, read, write, negative, requesters, sizes],
     known: builtinPlugins,
     daemons: [{ pid: 4242, connection: 45 }],
+    savedUserRegs: true,
     intervalMs: 1000,
   },
   "analyses-pointer": {

@@ -6,6 +6,7 @@
 import { buildStub, withStub } from "./_stub.ts";
 import { compose } from "../probes/compose.ts";
 import { symbolIs } from "../probes/daemon.ts";
+import { detectCapabilities } from "../probes/capabilities.ts";
 import { deviceOf, waitForMount } from "../probes/mounts.ts";
 import { findRow, type OpRow, type Report, summarize } from "../probes/report.ts";
 import { writeTree } from "../demo/squashfs.ts";
@@ -52,6 +53,14 @@ function assertSplit(r: Report, mount: string, missedLookups: number) {
   }
 }
 
+/**
+ * Whether the daemon source sees a read() that a daemon thread began before tracing (from its saved
+ * registers: x86-64 with BTF); elsewhere such a request is counted as missed.
+ */
+const seesEarlyReads = Deno.uid() === 0 && !!detectCapabilities().savedUserRegs;
+/** Requests whose read() began before tracing that the daemon source misses here. */
+const missed = (n: number) => seesEarlyReads ? 0 : n;
+
 Deno.test("daemons by evidence: two look-alike daemons, each mount counted from its own", async () => {
   const shape = { dirs: 1, subdirs: 1, filesPerDir: 10 };
   const cmdline = (pid: number) => Deno.readTextFileSync(`/proc/${pid}/cmdline`);
@@ -64,10 +73,14 @@ Deno.test("daemons by evidence: two look-alike daemons, each mount counted from 
         for (const f of b.layout.files.slice(0, 5)) await Deno.stat(`${b.mountPoint}/${f}`);
       });
       const lookups = r.rows.filter((x) => x.operation === "LOOKUP");
-      // b's own: pkg0, lib0 and 5 files, less the first, whose read() began before tracing (as
-      // did a's daemon's); none of a's 12.
-      assertEquals(lookups.map((x) => [x.source, x.mount, x.count]), [["daemon", b.mountPoint, 6]]);
-      assertEquals(r.daemonMissed, 2);
+      // b's own: pkg0, lib0 and 5 files (the first's read() began before tracing, as did a's
+      // daemon's: seen where the saved registers can be read); none of a's 12.
+      assertEquals(lookups.map((x) => [x.source, x.mount, x.count]), [[
+        "daemon",
+        b.mountPoint,
+        7 - missed(1),
+      ]]);
+      assertEquals(r.daemonMissed, missed(2) || undefined);
       const doctor = await runCli(["doctor"]);
       for (const m of [a, b]) {
         assertMatch(
@@ -82,14 +95,18 @@ Deno.test("daemons by evidence: two look-alike daemons, each mount counted from 
 Deno.test("squashfuse: daemon source counts = request counts; queue + service + transit = total", async () => {
   await withSquashfs({ dirs: 2, subdirs: 3, filesPerDir: 10 }, async (m) => {
     const r = await traced({ mounts: [m.mountPoint], sources: ["request", "daemon"] }, async () => {
-      // Its blocked read() began before tracing: this request is counted, not split.
+      // Its blocked read() began before tracing: this request is split where the saved
+      // registers can be read, else counted, not split.
       await Deno.stat(`${m.mountPoint}/warm-up`).catch(() => undefined);
       await walkStatRead(m.mountPoint);
     });
-    assertSplit(r, m.mountPoint, 1);
+    assertSplit(r, m.mountPoint, missed(1));
     const lookup = findRow(r, { source: "queue", operation: "LOOKUP" })!;
-    assertEquals(summarize(lookup).timed, m.layout.files.length + m.layout.dirs.length);
-    assertEquals(r.daemonMissed, 1, "the warm-up's read began before tracing");
+    assertEquals(
+      summarize(lookup).timed,
+      m.layout.files.length + m.layout.dirs.length + 1 - missed(1),
+    );
+    assertEquals(r.daemonMissed, missed(1) || undefined, "the warm-up's read began before tracing");
   });
 });
 
@@ -178,9 +195,10 @@ Deno.test("daemon source alone (no fuse tracepoints needed), and --uprobe BINARY
     });
     assertEquals(r.rows.filter((x) => x.source === "request"), []);
     const s = findRow(r, { source: "daemon", operation: "LOOKUP" })!;
-    assertEquals(s.count, 6, "the warm-up's read began before tracing");
-    assertEquals(r.daemonMissed, 1);
-    assertEquals(s.errors, {});
+    assertEquals(s.count, 7 - missed(1), "the warm-up's read began before tracing");
+    assertEquals(r.daemonMissed, missed(1) || undefined);
+    // The warm-up's ENOENT, where its request is seen.
+    assertEquals(s.errors, seesEarlyReads ? { 2: 1 } : {});
     assert(Math.abs(summarize(s).p50 - 20e6) / 20e6 <= 0.05, `${summarize(s).p50}`);
     const u = findRow(r, { source: "uprobe", plugin: "uprobe" })!;
     assertEquals(u.operation, "_ZN5cvmfsL12cvmfs_lookupEP8fuse_reqmPKc");
