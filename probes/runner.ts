@@ -133,6 +133,8 @@ export interface Prepared {
   intervals?: boolean;
   /** `mounts` were selected (then their going away ends the trace). */
   selected?: boolean;
+  /** Entries each plugin section keeps (`--top`); default 20. */
+  top?: number;
 }
 
 /**
@@ -271,6 +273,7 @@ export function prepare(o: TraceOptions = {}): Prepared {
     ioUring: ioUringDaemons(!!caps.fuseUring),
     ...(o.intervalMs ? { intervals: true } : {}),
     ...(selectedMounts.length ? { selected: true } : {}),
+    ...(o.top ? { top: o.top } : {}),
   };
 }
 
@@ -387,7 +390,7 @@ export async function run(p: Prepared, o: TraceOptions = {}): Promise<Report> {
     mountOf,
     meta,
     plugins: p.plugins,
-    ...(o.top ? { top: o.top } : {}),
+    ...(p.top ? { top: p.top } : {}),
   });
   const child = new Deno.Command(p.bin, {
     args: ["-f", "json", "-e", p.composed.program],

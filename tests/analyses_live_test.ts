@@ -237,3 +237,35 @@ Deno.test({
     Deno.removeSync(dir, { recursive: true });
   },
 });
+
+Deno.test({
+  name: "--top N above 20 keeps N entries of a section (CLI, --json)",
+  ignore: !live,
+  async fn() {
+    await withTestFs(TREE, async (fs) => {
+      const json = Deno.makeTempFileSync({ suffix: ".json" });
+      const names = Array.from({ length: 30 }, (_, i) => `${fs.mountPoint}/missing${i}`);
+      const r = await runCli([
+        "trace",
+        "-m",
+        fs.mountPoint,
+        "--plugins",
+        "lookup,negative",
+        "--top",
+        "25",
+        "--json",
+        json,
+        "--",
+        "sh",
+        "-c",
+        `stat ${names.join(" ")} 2>/dev/null; true`,
+      ]);
+      assertEquals(r.code, 0, r.stderr);
+      const s = (JSON.parse(Deno.readTextFileSync(json)) as Report).sections!
+        .negative as NegativeSection;
+      assertEquals([s.total, s.distinct, s.names.length], [30, 30, 25]);
+      assertMatch(r.stdout, /\(top 25 of 30\)/);
+      Deno.removeSync(json);
+    });
+  },
+});
