@@ -19,6 +19,7 @@ import {
   type ProgramBuilder,
 } from "./plugin.ts";
 import { SUB_BITS } from "./hist.ts";
+import { replyPart } from "./report.ts";
 import { symbolsByName } from "./sources.ts";
 import {
   END_MARK,
@@ -293,6 +294,7 @@ export function compose(o: ComposeOptions): Composed {
     filter: (conn) => [...mountConds(o, conn), ...whoConds(o)].join(" && ") || "1",
   });
   for (const p of o.plugins) contributions.run(p);
+  const timed = timedEntries(o);
   const ctx: Ctx = {
     o,
     d: dialect,
@@ -301,6 +303,7 @@ export function compose(o: ComposeOptions): Composed {
     split: request && daemons.length > 0,
     sent: request && !!o.sentSplit && o.requestKey !== "pointer",
     filtered: o.pid !== undefined || !!o.comm || !!o.connections?.length || !everything,
+    replySplit: daemons.length > 0 && timed.some((t) => t.entry.source === "uprobe"),
     hooks: contributions,
   };
 
@@ -309,8 +312,8 @@ export function compose(o: ComposeOptions): Composed {
   // in program order, and the end probe reads the daemon's maps.
   const req = request ? requestProbes(ctx) : { send: [], end: [] };
   out.push(...req.send, ...sentProbe(ctx), ...daemonProbes(ctx, daemons), ...req.end);
-  const timed = timedEntries(o);
-  out.push(...timedProbes(ctx, timed));
+  const table = timed.map((t) => t.entry);
+  out.push(...timedProbes(ctx, timed, table));
   out.push(...contributions.probes);
   if (
     !request && !daemons.length && !timed.length && !o.uprobeCounts?.length &&
@@ -341,6 +344,7 @@ export function compose(o: ComposeOptions): Composed {
   if (o.durationMs) out.push(`interval:ms:${o.durationMs} { exit(); }`, "");
   const scratch = [
     ...(timed.length ? ["@fs"] : []),
+    ...(ctx.replySplit ? [REPLY_AT] : []),
     ...(daemons.length ? ["@rd", "@dr"] : []),
     ...(ctx.split ? ["@dw"] : []),
     ...(o.slowNs && request ? ["@who", "@whoc"] : []),
@@ -353,7 +357,7 @@ export function compose(o: ComposeOptions): Composed {
   return {
     program: out.join("\n") + "\n",
     env: mapKeysEnv(mapKeys),
-    table: timed.map((t) => t.entry),
+    table,
     opcodePlugin,
     ...(other ? { otherPlugin: other.name } : {}),
     countsUnmatched: request && !ctx.filtered,
@@ -480,9 +484,17 @@ interface Ctx {
   sent: boolean;
   /** Some requests are filtered out: unmatched replies mean nothing. */
   filtered: boolean;
+  /**
+   * Daemon functions are timed and the daemon's replies seen: each reply's instant is kept per
+   * thread (`@rp`), and a function that replied is split at it (see {@link timedProbes}).
+   */
+  replySplit: boolean;
   /** The plugins' hook statements. */
   hooks: Contributions;
 }
+
+/** The instant of each daemon thread's last reply (writev() of a tracked request). */
+const REPLY_AT = "@rp";
 
 const NO_REPLY_COND = [...NO_REPLY].map((op) => `$op == ${op}`).join(" || ");
 const DATA_REPLY = [15, 28, 44, 5, 22, 23].map((op) => `$op == ${op}`).join(" || ");
@@ -832,6 +844,8 @@ function daemonProbes(ctx: Ctx, daemons: readonly DaemonTarget[]): string[] {
       `$body = (uint64)${a("vec")};`,
       `$body = *uptr((uint64*)($body + 8)) > 16 ? $h + 16 : *uptr((uint64*)($body + 16));`,
     ])),
+    // The reply's instant on this thread, for the daemon function it may end (timedProbes).
+    ...(ctx.replySplit ? [`  ${REPLY_AT}[tid] = $now;`] : []),
     // With the request source, all parts are aggregated at the request's end, over the same
     // requests; alone, the service time is aggregated here.
     ...(split ? [`  @dw[$c, $u] = ($v, $now);`] : [
@@ -919,8 +933,14 @@ function timedEntries(o: ComposeOptions): Timed[] {
   return timed;
 }
 
-/** Entry/exit probes of the timed entries (keyed by thread and index), and the uprobe counts. */
-function timedProbes(ctx: Ctx, timed: Timed[]): string[] {
+/**
+ * Entry/exit probes of the timed entries (keyed by thread and index), and the uprobe counts. With
+ * the daemon's replies seen, a daemon function that replied during its call is also split at the
+ * reply: the part before it (what the request waited for) and the part after (the reply's write
+ * and whatever the function does once the kernel has its answer), as two more rows appended to
+ * `table`; the three rows add up.
+ */
+function timedProbes(ctx: Ctx, timed: Timed[], table: TableEntry[]): string[] {
   const { o } = ctx;
   const out: string[] = [];
   const who = whoConds(o);
@@ -932,15 +952,34 @@ function timedProbes(ctx: Ctx, timed: Timed[]): string[] {
   timed.forEach((t, i) => {
     for (const m of [MAP.lat, MAP.stats]) ctx.used.add(m);
     const src = SOURCE_ID[t.entry.source];
-    const pred = t.entry.source === "uprobe" ? daemonPred : whoPred;
+    const uprobe = t.entry.source === "uprobe";
+    const pred = uprobe ? daemonPred : whoPred;
     out.push(`${t.enter}${pred}`, "{", `  @fs[tid, ${i}] = nsecs;`, "}", "");
+    let parts: string[] = [];
+    if (uprobe && ctx.replySplit) {
+      const [before, after] = [table.length, table.length + 1];
+      table.push(
+        { ...t.entry, operation: replyPart(t.entry.operation, 0) },
+        { ...t.entry, operation: replyPart(t.entry.operation, 1) },
+      );
+      parts = [
+        `$w = ${REPLY_AT}[tid];`,
+        `if ($w > $s) {`,
+        `  $d = $w - $s;`,
+        ...indent(aggregate(`${src}, 0, ${before}`)),
+        `  $d = $now - $w;`,
+        ...indent(aggregate(`${src}, 0, ${after}`)),
+        `}`,
+      ];
+    }
     const body = [
       `$s = @fs[tid, ${i}];`,
-      ...latencyVars(),
+      ...(parts.length ? latencyVars("$now", "$w") : latencyVars()),
       `if ($s != 0) {`,
       `  delete(@fs[tid, ${i}]);`,
-      `  $d = nsecs - $s;`,
+      ...(parts.length ? [`  $now = nsecs;`, `  $d = $now - $s;`] : [`  $d = nsecs - $s;`]),
       ...indent(aggregate(`${src}, 0, ${i}`)),
+      ...indent(parts),
       `}`,
     ];
     out.push(t.exit, "{", ...indent(body), "}", "");

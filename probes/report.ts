@@ -302,6 +302,29 @@ export function summarize(row: OpRow): LatencySummary {
   };
 }
 
+/**
+ * A daemon function split at its reply (`--daemon cvmfs` with the daemon source): the row of the
+ * part before the reply (what the request waited for) and of the part after it (the reply's
+ * write, and what the function does once the kernel has its answer) are named
+ * `FUNCTION to reply` and `FUNCTION after reply`; with the function's own row they add up.
+ */
+export const REPLY_PARTS = ["to reply", "after reply"] as const;
+
+/** The operation name of part `i` (0 before the reply, 1 after) of a daemon function. */
+export function replyPart(operation: string, i: 0 | 1): string {
+  return `${operation} ${REPLY_PARTS[i]}`;
+}
+
+/** A row's operation as the function it is part of, and which part (0 whole, 1 to, 2 after). */
+export function replyPartOf(operation: string): { whole: string; part: number } {
+  for (const [i, p] of REPLY_PARTS.entries()) {
+    if (operation.endsWith(` ${p}`)) {
+      return { whole: operation.slice(0, -p.length - 1), part: i + 1 };
+    }
+  }
+  return { whole: operation, part: 0 };
+}
+
 /** The identity of a row: source, mount, plugin, operation. */
 export function rowKey(r: Pick<OpRow, "source" | "mount" | "plugin" | "operation">): string {
   return `${r.source}\u0000${r.mount}\u0000${r.plugin}\u0000${r.operation}`;

@@ -7,6 +7,7 @@ import {
   errnoName,
   errorCount,
   type OpRow,
+  replyPartOf,
   type Report,
   samplingNote,
   type SlowRequest,
@@ -30,6 +31,23 @@ function groupKey(r: OpRow): string {
 }
 
 /**
+ * Rows by count, largest first, then by name; a daemon function's parts before and after its
+ * reply right below the function.
+ */
+function sortRows(rows: readonly OpRow[]): OpRow[] {
+  const whole = new Map(rows.map((r) => [`${r.plugin}:${r.operation}`, r.count]));
+  const key = (r: OpRow) => {
+    const p = replyPartOf(r.operation);
+    const name = `${r.plugin}:${p.whole}`;
+    return { count: whole.get(name) ?? r.count, name, part: p.part };
+  };
+  return [...rows].sort((a, b) => {
+    const x = key(a), y = key(b);
+    return y.count - x.count || x.name.localeCompare(y.name) || x.part - y.part;
+  });
+}
+
+/**
  * Formats a report as text tables, one per source and mount; rows sorted by count.
  * @example
  * ```ts
@@ -50,9 +68,7 @@ export function formatTable(report: Report): string {
     out.push(`${title}:`);
     const lines = [HEAD];
     for (
-      const r of [...rows].sort((a, b) =>
-        b.count - a.count || a.operation.localeCompare(b.operation)
-      )
+      const r of sortRows(rows)
     ) {
       const s = summarize(r);
       lines.push([

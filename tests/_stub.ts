@@ -44,14 +44,18 @@ export async function compileStub(dir: string, flags: string[], rpath = dir): Pr
 export async function withStub<T>(
   lookupMs: number,
   fn: (mnt: string, pid: number) => Promise<T>,
-  o: { fuseOpts?: string } = {},
+  o: { fuseOpts?: string; afterReplyMs?: number } = {},
 ) {
   const dir = await buildStub();
   const mnt = Deno.makeTempDirSync({ prefix: "fusetrace-stub-mnt-" });
   const before = deviceOf(mnt);
   const daemon = new Deno.Command(`${dir}/cvmfs2`, {
     args: [mnt],
-    env: { STUB_LOOKUP_MS: String(lookupMs), STUB_FUSE_OPTS: o.fuseOpts ?? "" },
+    env: {
+      STUB_LOOKUP_MS: String(lookupMs),
+      STUB_AFTER_REPLY_MS: String(o.afterReplyMs ?? 0),
+      STUB_FUSE_OPTS: o.fuseOpts ?? "",
+    },
     stderr: "null",
   }).spawn();
   try {

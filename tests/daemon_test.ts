@@ -9,6 +9,7 @@ import { symbolIs } from "../probes/daemon.ts";
 import { detectCapabilities } from "../probes/capabilities.ts";
 import { deviceOf, waitForMount } from "../probes/mounts.ts";
 import { findRow, type OpRow, type Report, summarize } from "../probes/report.ts";
+import { formatTable } from "../reporters/table.ts";
 import { writeTree } from "../demo/squashfs.ts";
 import { walkStatRead } from "../demo/workload.ts";
 import { builtinPlugins } from "../plugins/mod.ts";
@@ -182,6 +183,54 @@ Deno.test("a daemon sleeping 20 ms in lookup: service p50 within 5 %; CVMFS pres
       errors + release,
     );
   });
+});
+
+Deno.test("a callback's time split at its reply: 20 ms before, 10 ms after (injected), parts add up", async () => {
+  await withStub(20, async (mnt, pid) => {
+    const r = await traced(
+      {
+        mounts: [mnt],
+        sources: ["request", "daemon"],
+        plugins: ["lookup"],
+        daemonPresets: ["cvmfs"],
+        presetPids: [pid],
+      },
+      async () => {
+        for (let i = 0; i < 8; i++) await Deno.stat(`${mnt}/f${i}`);
+      },
+    );
+    const row = (operation: string) => findRow(r, { source: "uprobe", operation })!;
+    const [whole, before, after] = [
+      row("cvmfs_lookup"),
+      row("cvmfs_lookup to reply"),
+      row("cvmfs_lookup after reply"),
+    ];
+    assertEquals([whole.count, before.count, after.count], [8, 8, 8]);
+    assertEquals(before.sumNs + after.sumNs, whole.sumNs);
+    const p50 = (x: OpRow) => summarize(x).p50;
+    // Ground truth: the stub sleeps 20 ms, replies, sleeps 10 ms; a sleep never ends early.
+    assert(p50(before) >= 20e6 * (1 - 1 / 32) && p50(before) < 22e6, `to reply ${p50(before)}`);
+    assert(p50(after) >= 10e6 * (1 - 1 / 32) && p50(after) < 12e6, `after reply ${p50(after)}`);
+    // The request ends at the reply: its service (read → reply) holds the part before it, not
+    // the one after — which the next request waits for in the queue of this single-threaded
+    // daemon (all but the first).
+    const daemon = (source: OpRow["source"]) => findRow(r, { source, operation: "LOOKUP" })!;
+    const service = p50(daemon("daemon"));
+    assert(service >= p50(before) * (1 - 1 / 32) && service < 22e6, `service ${service}`);
+    assert(p50(daemon("queue")) >= 10e6 * (1 - 1 / 32) && p50(daemon("queue")) < 12e6);
+    // The table shows the parts right below their function.
+    const table = formatTable(r).split("\n").filter((l) => l.includes("cvmfs_lookup"));
+    assertEquals(table.map((l) => l.trim().split(/\s+/)[0]), [
+      "lookup:cvmfs_lookup",
+      "lookup:cvmfs_lookup",
+      "lookup:cvmfs_lookup",
+    ]);
+    assertEquals(table.map((l) => l.match(/(to|after) reply/)?.[0] ?? ""), [
+      "",
+      "to reply",
+      "after reply",
+    ]);
+  }, { afterReplyMs: 10 });
 });
 
 Deno.test("daemon source alone (no fuse tracepoints needed), and --uprobe BINARY:PATTERN", async () => {
