@@ -104,15 +104,47 @@ export function readCvmfsLatency(text: string, file: string): CvmfsLatency[] {
   return out;
 }
 
+/**
+ * Samples that must lie beyond a quantile for it to be shown: with fewer, a p99 is the largest of a
+ * handful of values (and CVMFS answers a p50 of one sample with its lowest bin's edge, 0 ns).
+ */
+export const MIN_BEYOND = 10;
+
+/** Whether `count` samples give quantile `q` (at least {@link MIN_BEYOND} samples beyond it). */
+export function quantileKnown(count: number, q: number): boolean {
+  return count * (1 - q) >= MIN_BEYOND;
+}
+
+/**
+ * Where the true value of a quantile CVMFS printed as `ns` lies: its Log2Histogram's bins are
+ * [2^k, 2^(k+1)) ns and a quantile is interpolated inside its bin, so anywhere in that bin.
+ */
+export function cvmfsBin(ns: number): [number, number] {
+  if (ns < 2) return [0, 2];
+  const lo = 2 ** Math.floor(Math.log2(ns));
+  return [lo, 2 * lo];
+}
+
+/** Where the true value of a quantile fusetrace printed as `ns` lies: its bins are 1/32 wide. */
+export function kernelBin(ns: number): [number, number] {
+  return [ns * (1 - 1 / 32), ns * (1 + 1 / 32)];
+}
+
 /** One operation seen by CVMFS and by the kernel. */
 export interface CvmfsComparison {
   repository: string;
   /** The mount paired with the repository, or undefined when the report has none of that name. */
   mount?: string;
   operation: string;
+  /** Quantiles in ns; NaN where the count is too small for one ({@link quantileKnown}). */
   cvmfs: { count: number; p50: number; p90: number; p99: number };
-  /** The kernel's view (request source): NaN where the report has no such row. */
+  /** The kernel's view (request source): NaN where the report has no such row or too few. */
   kernel: { count: number; p50: number; p90: number; p99: number };
+  /**
+   * The kernel's p50 minus CVMFS's, as the interval the true difference lies in given both
+   * sides' resolution; undefined where either p50 is unknown.
+   */
+  outside?: [number, number];
 }
 
 /**
@@ -130,20 +162,44 @@ export function compareCvmfs(report: Report, cvmfs: readonly CvmfsLatency[]): Cv
       )
       : undefined;
     const s = row ? summarize(row) : undefined;
-    const q = (p: number) => c.quantiles.get(p) ?? NaN;
+    const timed = row ? row.timed ?? row.count : 0;
+    const cq = (p: number) => quantileKnown(c.count, p) ? c.quantiles.get(p) ?? NaN : NaN;
+    const kq = (p: number, v: number | undefined) =>
+      v !== undefined && quantileKnown(timed, p) ? v : NaN;
+    const cvmfsSide = { count: c.count, p50: cq(0.5), p90: cq(0.9), p99: cq(0.99) };
+    const kernel = {
+      count: row?.count ?? 0,
+      p50: kq(0.5, s?.p50),
+      p90: kq(0.9, s?.p90),
+      p99: kq(0.99, s?.p99),
+    };
+    let outside: [number, number] | undefined;
+    if (Number.isFinite(kernel.p50) && Number.isFinite(cvmfsSide.p50)) {
+      const [klo, khi] = kernelBin(kernel.p50);
+      const [clo, chi] = cvmfsBin(cvmfsSide.p50);
+      outside = [klo - chi, khi - clo];
+    }
     return {
       repository: c.repository,
       ...(mount !== undefined ? { mount } : {}),
       operation: c.operation,
-      cvmfs: { count: c.count, p50: q(0.5), p90: q(0.9), p99: q(0.99) },
-      kernel: {
-        count: row?.count ?? 0,
-        p50: s?.p50 ?? NaN,
-        p90: s?.p90 ?? NaN,
-        p99: s?.p99 ?? NaN,
-      },
+      cvmfs: cvmfsSide,
+      kernel,
+      ...(outside ? { outside } : {}),
     };
   });
+}
+
+/** A signed duration: `+12.3us`, `-4.00us`. */
+function signed(ns: number): string {
+  return `${ns < 0 ? "-" : "+"}${fmtNs(Math.abs(ns))}`;
+}
+
+/** The difference column: its interval, or `~0` (and the interval) when it holds zero. */
+function outsideCell(o: [number, number] | undefined): string {
+  if (!o) return "-";
+  const range = `${signed(o[0])}..${signed(o[1])}`;
+  return o[0] <= 0 && o[1] >= 0 ? `~0 (${range})` : range;
 }
 
 /** The comparison's header and cells (terminal and HTML tables). */
@@ -151,10 +207,6 @@ export function cvmfsCells(
   rows: readonly CvmfsComparison[],
 ): { head: string[]; cells: string[][] } {
   const ns = (v: number) => Number.isFinite(v) ? fmtNs(v) : "-";
-  const outside = (k: number, c: number) =>
-    Number.isFinite(k) && Number.isFinite(c)
-      ? `${k >= c ? "+" : "-"}${fmtNs(Math.abs(k - c))}`
-      : "-";
   return {
     head: [
       "MOUNT",
@@ -167,7 +219,7 @@ export function cvmfsCells(
       "KERNEL P50",
       "P90",
       "P99",
-      "P50 OUTSIDE CVMFS",
+      "KERNEL-CVMFS P50",
     ],
     cells: rows.map((r) => [
       r.mount ?? `(${r.repository}: not traced)`,
@@ -180,19 +232,37 @@ export function cvmfsCells(
       ns(r.kernel.p50),
       ns(r.kernel.p90),
       ns(r.kernel.p99),
-      outside(r.kernel.p50, r.cvmfs.p50),
+      outsideCell(r.outside),
     ]),
   };
 }
 
+/** What the comparison's numbers mean, under its table (terminal and HTML). */
+export function cvmfsNotes(rows: readonly CvmfsComparison[]): string[] {
+  const notes = [
+    "CVMFS's quantiles come from power-of-two bins and lie anywhere in theirs (a printed 120us: " +
+    "65.5us..131us); the kernel's from bins 1/32 wide (±3 %).",
+    `A quantile with fewer than ${MIN_BEYOND} samples beyond it is not shown (-).`,
+    "KERNEL-CVMFS P50: the interval the difference of the two medians lies in, given both " +
+    "resolutions (~0 where it holds zero); positive: time outside the callback (the request's " +
+    "queue and the reply's transit).",
+  ];
+  if (rows.some((r) => r.outside && r.outside[1] < 0)) {
+    notes.push(
+      "Negative: CVMFS's timer runs until the callback returns, after its reply: work done once " +
+        "the kernel has its answer counts in CVMFS's time and not in the request's.",
+    );
+  }
+  return notes;
+}
+
 /**
- * The comparison as a table: CVMFS's in-daemon quantiles beside the kernel's end-to-end ones;
- * the last column is the kernel's p50 minus CVMFS's (queueing and transit CVMFS cannot see; a
- * difference of medians, not the median of a difference).
+ * The comparison as a table: CVMFS's in-daemon quantiles beside the kernel's end-to-end ones,
+ * the difference of the medians within both resolutions, and what the numbers mean.
  */
 export function formatCvmfsComparison(rows: readonly CvmfsComparison[]): string {
   const { head, cells } = cvmfsCells(rows);
   return `CVMFS's own latency (cvmfs_talk latency) beside the kernel's\n${
     columns([head, ...cells])
-  }`;
+  }\n${cvmfsNotes(rows).join("\n")}`;
 }

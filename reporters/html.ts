@@ -21,7 +21,7 @@ import {
 } from "../probes/report.ts";
 import { fmtNs } from "../util/format.ts";
 import { VERSION } from "../util/version.ts";
-import { cvmfsCells, type CvmfsComparison } from "./cvmfs.ts";
+import { cvmfsCells, type CvmfsComparison, cvmfsNotes } from "./cvmfs.ts";
 import { compareRuns, DEFAULT_THRESHOLDS, legend } from "./diff.ts";
 import { diffCells } from "./diff_render.ts";
 
@@ -425,7 +425,11 @@ export async function renderHtml(runs: readonly HtmlRun[], o: HtmlOptions = {}):
     const cv = (o.cvmfs ?? []).filter((c) => c.mount === mount);
     if (cv.length) {
       const { head, cells } = cvmfsCells(cv);
-      body.push(`<h3>CVMFS's own latency beside the kernel's</h3>`, table(head, cells));
+      body.push(
+        `<h3>CVMFS's own latency beside the kernel's</h3>`,
+        table(head, cells),
+        ...cvmfsNotes(cv).map((n) => `<p class="note">${esc(n)}</p>`),
+      );
     }
   }
   const untraced = (o.cvmfs ?? []).filter((c) => c.mount === undefined);
