@@ -7,6 +7,7 @@ import { fuseMounts, type MountInfo } from "./mounts.ts";
 import { unavailable } from "./sources.ts";
 import { sanitize } from "../util/format.ts";
 import { connectionUnreadable, fuseDaemons, ioUringDaemons, servedBy } from "./daemon.ts";
+import { type CvmfsInstance, cvmfsInstance } from "./cvmfs.ts";
 
 /** A FUSE mount with the daemon serving it. */
 export interface MountDiagnosis extends MountInfo {
@@ -14,6 +15,8 @@ export interface MountDiagnosis extends MountInfo {
   connection: number;
   /** PIDs of the processes seen replying to its requests (empty: none replied). */
   daemons: number[];
+  /** The CernVM-FS client serving it, where its daemon maps a CVMFS library. */
+  cvmfs?: CvmfsInstance;
 }
 
 /** What doctor found: the mounts, and what it could not tell. */
@@ -37,10 +40,12 @@ export async function diagnoseMounts(bin: string, caps: Capabilities): Promise<D
     ? new Map<number, number[]>()
     : await servedBy(bin, caps, mounts, holders);
   return {
-    mounts: mounts.map((m) => ({
-      ...m,
-      connection: m.dev & 0xfffff,
-      daemons: served.get(m.dev) ?? [],
+    mounts: await Promise.all(mounts.map(async (m) => {
+      const daemons = served.get(m.dev) ?? [];
+      const cvmfs = daemons.length === 1
+        ? await cvmfsInstance(daemons[0]!, m.mountPoint)
+        : undefined;
+      return { ...m, connection: m.dev & 0xfffff, daemons, ...(cvmfs ? { cvmfs } : {}) };
     })),
     ...(why ? { daemonsUnknown: why } : {}),
     ioUring: ioUringDaemons(!!caps.fuseUring, holders),
@@ -153,6 +158,7 @@ export function formatDiagnosis(
       `  ${sanitize(m.mountPoint)}  type ${sanitize(m.fsType)}  connection ${m.connection}  ` +
         `daemon pid ${m.daemons.length ? m.daemons.join(",") : "?"}`,
     );
+    if (m.cvmfs) lines.push(...cvmfsLines(m.cvmfs));
   }
   if (mounts.length && d.daemonsUnknown) {
     lines.push(`  daemon pid ?: ${d.daemonsUnknown}; give it to trace with --daemon-pid`);
@@ -180,6 +186,25 @@ export function formatDiagnosis(
   const ok = caps.root && (!req || !ker);
   lines.push("", ok ? "Tracing is possible." : "Tracing is NOT possible here.");
   return { text: lines.join("\n"), ok };
+}
+
+/** What doctor says of a CernVM-FS client. */
+function cvmfsLines(c: CvmfsInstance): string[] {
+  const lines = [
+    `    CernVM-FS repository ${sanitize(c.repository)}: the daemon runs ${sanitize(c.library)}` +
+    (c.version ? ` (version ${sanitize(c.version)})` : ""),
+  ];
+  if (c.talkError) {
+    lines.push(`    cvmfs_talk: no answer at ${sanitize(c.socket)}: ${sanitize(c.talkError)}`);
+  } else {
+    lines.push(
+      `    cvmfs_talk answers at ${sanitize(c.socket)}; CVMFS_INSTRUMENT_FUSE ` +
+        (c.instrumented
+          ? "on: `cvmfs_talk latency` has the callbacks' own times (report --cvmfs-latency)"
+          : "off: set CVMFS_INSTRUMENT_FUSE=yes for `cvmfs_talk latency`"),
+    );
+  }
+  return lines;
 }
 
 /** The checklist when bpftrace itself is missing or too old: tracing is not possible. */
