@@ -19,7 +19,7 @@ import {
   type ProgramBuilder,
 } from "./plugin.ts";
 import { SUB_BITS } from "./hist.ts";
-import { replyPart } from "./report.ts";
+import { FETCHING, replyPart } from "./report.ts";
 import { symbolsByName } from "./sources.ts";
 import {
   END_MARK,
@@ -126,6 +126,11 @@ export interface UprobeTarget {
   binary: string;
   /** Symbol in it. */
   symbol: string;
+  /**
+   * Also attribute each call to the calls of these other targets (operations) under way on the
+   * same thread: their `FUNCTION fetching` rows (CVMFS's downloads inside its callbacks).
+   */
+  within?: readonly string[];
 }
 
 /** A kernel function resolved on this machine, for the kernel source. */
@@ -898,6 +903,8 @@ interface Timed {
   entry: TableEntry;
   enter: string;
   exit: string;
+  /** Operations of other timed entries each call is also attributed to when under way. */
+  within?: readonly string[];
 }
 
 /** Kernel callbacks, plugin probes and daemon functions to time, in table order. */
@@ -928,6 +935,7 @@ function timedEntries(o: ComposeOptions): Timed[] {
       entry: { source: "uprobe", plugin: u.plugin, operation: u.operation },
       enter: `uprobe:${u.binary}:${u.symbol}`,
       exit: `uretprobe:${u.binary}:${u.symbol}`,
+      ...(u.within?.length ? { within: u.within } : {}),
     });
   }
   return timed;
@@ -956,7 +964,7 @@ function timedProbes(ctx: Ctx, timed: Timed[], table: TableEntry[]): string[] {
     const pred = uprobe ? daemonPred : whoPred;
     out.push(`${t.enter}${pred}`, "{", `  @fs[tid, ${i}] = nsecs;`, "}", "");
     let parts: string[] = [];
-    if (uprobe && ctx.replySplit) {
+    if (uprobe && ctx.replySplit && !t.within?.length) {
       const [before, after] = [table.length, table.length + 1];
       table.push(
         { ...t.entry, operation: replyPart(t.entry.operation, 0) },
@@ -971,6 +979,16 @@ function timedProbes(ctx: Ctx, timed: Timed[], table: TableEntry[]): string[] {
         ...indent(aggregate(`${src}, 0, ${after}`)),
         `}`,
       ];
+    }
+    // Attributed to the calls under way on this thread of the functions it lies within.
+    for (const [j, outer] of timed.entries()) {
+      if (!t.within?.includes(outer.entry.operation) || outer.entry.source !== "uprobe") continue;
+      table.push({ ...outer.entry, operation: `${outer.entry.operation} ${FETCHING}` });
+      parts.push(
+        `if (@fs[tid, ${j}] != 0) {`,
+        ...indent(aggregate(`${src}, 0, ${table.length - 1}`)),
+        `}`,
+      );
     }
     const body = [
       `$s = @fs[tid, ${i}];`,

@@ -299,15 +299,33 @@ export function cvmfsTargets(
   const out: UprobeTarget[] = [];
   for (const lib of libs as string[]) {
     const symbols = uprobeSymbols(bpftrace, lib, "*cvmfs_*");
+    const callbacks: string[] = [];
     for (const p of plugins) {
       for (const name of p.daemonSymbols ?? []) {
         const symbol = symbols.find((s) => symbolIs(s, name));
-        if (symbol) out.push({ plugin: p.name, operation: name, binary: lib, symbol });
+        if (!symbol) continue;
+        out.push({ plugin: p.name, operation: name, binary: lib, symbol });
+        callbacks.push(name);
       }
+    }
+    // Its downloads (a cache miss: an object over HTTP), also as a part of the callback they
+    // serve (`cvmfs_open fetching`).
+    const download = uprobeSymbols(bpftrace, lib, `${CVMFS_DOWNLOAD}*`)[0];
+    if (download && callbacks.length) {
+      out.push({
+        plugin: "uprobe",
+        operation: "download",
+        binary: lib,
+        symbol: download,
+        within: callbacks,
+      });
     }
   }
   return out;
 }
+
+/** CVMFS's download of one object: download::DownloadManager::Fetch(download::JobInfo*). */
+export const CVMFS_DOWNLOAD = "_ZN8download15DownloadManager5FetchE";
 
 /**
  * `binary:symbol` of libfuse3's reply functions (fuse_reply_*) in the daemons, for counting.

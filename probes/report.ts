@@ -310,14 +310,23 @@ export function summarize(row: OpRow): LatencySummary {
  */
 export const REPLY_PARTS = ["to reply", "after reply"] as const;
 
+/**
+ * The part of a daemon function's time spent in a function it calls (`--daemon cvmfs`: CVMFS's
+ * downloads, `FUNCTION fetching`): count and time of the calls made while it ran.
+ */
+export const FETCHING = "fetching";
+
 /** The operation name of part `i` (0 before the reply, 1 after) of a daemon function. */
 export function replyPart(operation: string, i: 0 | 1): string {
   return `${operation} ${REPLY_PARTS[i]}`;
 }
 
-/** A row's operation as the function it is part of, and which part (0 whole, 1 to, 2 after). */
+/**
+ * A row's operation as the function it is part of, and which part (0 whole, 1 to reply, 2 after
+ * it, 3 fetching).
+ */
 export function replyPartOf(operation: string): { whole: string; part: number } {
-  for (const [i, p] of REPLY_PARTS.entries()) {
+  for (const [i, p] of [...REPLY_PARTS, FETCHING].entries()) {
     if (operation.endsWith(` ${p}`)) {
       return { whole: operation.slice(0, -p.length - 1), part: i + 1 };
     }

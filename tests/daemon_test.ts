@@ -277,9 +277,28 @@ Deno.test("CVMFS preset program is golden; C++ local symbols match exactly", () 
         binary: lib,
         symbol: sym("cvmfs_read", "P8fuse_reqmmlP14fuse_file_info"),
       },
+      // Its downloads, also as the part of each callback under way on the thread.
+      {
+        plugin: "uprobe",
+        operation: "download",
+        binary: lib,
+        symbol: "_ZN8download15DownloadManager5FetchEPNS_7JobInfoE",
+        within: ["cvmfs_lookup", "cvmfs_read"],
+      },
     ],
   });
   assertGolden("cvmfs-preset-0.17.0.bt", c.program);
+  assertEquals(c.table.map((t) => `${t.plugin}:${t.operation}`), [
+    "lookup:cvmfs_lookup",
+    "read:cvmfs_read",
+    "uprobe:download",
+    "lookup:cvmfs_lookup to reply",
+    "lookup:cvmfs_lookup after reply",
+    "read:cvmfs_read to reply",
+    "read:cvmfs_read after reply",
+    "lookup:cvmfs_lookup fetching",
+    "read:cvmfs_read fetching",
+  ]);
   assert(symbolIs("_ZN5cvmfsL12cvmfs_lookupEP8fuse_reqmPKc", "cvmfs_lookup"));
   assert(!symbolIs("_ZN5cvmfsL13cvmfs_readdirEP8fuse_reqmmlP14fuse_file_info", "cvmfs_read"));
   assert(symbolIs("fuse_reply_entry", "fuse_reply_entry"));

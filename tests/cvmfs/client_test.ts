@@ -21,6 +21,8 @@ import { readJson } from "../../reporters/json.ts";
 import type { NegativeSection } from "../../plugins/negative.ts";
 
 const FQRN = "test.local";
+/** The HTTP server's delay per object of a cold start (a slow network, a cold Stratum 1). */
+const DELAY_MS = 5;
 const why = unavailable();
 if (why) console.error(`cvmfs tests skipped: ${why}`);
 
@@ -361,6 +363,86 @@ Deno.test({
         else assertMatch(cells.slice(10).join(" "), /^(~0 \()?[-+]\S+\.\.[-+]\S+\)?$/, l);
       }
       assertMatch(table, /power-of-two bins/);
+      Deno.removeSync(dir, { recursive: true });
+    }),
+});
+
+Deno.test({
+  name: "cvmfs: a cold start-up against a warm one — the daemon's time spent fetching, per object",
+  ...opts,
+  fn: () =>
+    withClient(DELAY_MS, async (c, http) => {
+      const dir = Deno.makeTempDirSync();
+      const startUp = async (name: string) => {
+        // The kernel's caches dropped: the warm run asks the daemon again, whose cache is warm.
+        Deno.writeTextFileSync("/proc/sys/vm/drop_caches", "3");
+        http.takeLog();
+        const res = await runCli([
+          "trace",
+          "-m",
+          c.mnt,
+          "-s",
+          "request,daemon",
+          "--daemon",
+          "cvmfs",
+          "--csv",
+          `${dir}/${name}.csv`,
+          "--json",
+          `${dir}/${name}.json`,
+          "--",
+          "env",
+          `PYTHONPATH=${c.mnt}/py`,
+          "python3",
+          "-c",
+          IMPORTS,
+        ]);
+        assertEquals(res.code, 0, res.stderr);
+        return {
+          report: readJson(Deno.readTextFileSync(`${dir}/${name}.json`), name),
+          fetched: http.takeLog().filter((f) => f.path.includes("/data/")),
+        };
+      };
+      const cold = await startUp("cold");
+      const warm = await startUp("warm");
+      const rows = (r: Report, source: string) =>
+        new Map(r.rows.filter((x) => x.source === source).map((x) => [x.operation, x]));
+      const up = rows(cold.report, "uprobe");
+      const download = up.get("download")!;
+      // Every object the server sent, downloaded by the daemon, none faster than its delay.
+      assertEquals(download.count, cold.fetched.length);
+      assert(cold.fetched.length > 20 && cold.fetched.every((f) => f.delayed));
+      assert(download.minNs >= DELAY_MS * 1e6 * (1 - 1 / 32), `fastest ${download.minNs} ns`);
+      // Each within the callback it served: a cache miss per OPEN, nothing else fetching.
+      const fetching = [...up.values()].filter((r) => r.operation.endsWith(" fetching"));
+      assertEquals(fetching.map((r) => [r.operation, r.count]), [[
+        "cvmfs_open fetching",
+        rows(cold.report, "request").get("OPEN")!.count,
+      ]]);
+      assertEquals(fetching[0]!.sumNs, download.sumNs);
+      // Fetching is most of the daemon's time for OPEN (its service: read → reply).
+      const openService = rows(cold.report, "daemon").get("OPEN")!;
+      assert(download.sumNs > 0.5 * openService.sumNs, `${download.sumNs} of ${openService.sumNs}`);
+      // Warm: nothing fetched, nothing downloaded; the same opens.
+      assertEquals(warm.fetched, []);
+      assertEquals(rows(warm.report, "uprobe").get("download"), undefined);
+      assertEquals(
+        rows(warm.report, "request").get("OPEN")!.count,
+        rows(cold.report, "request").get("OPEN")!.count,
+      );
+      // diff names OPEN (its request, its service, cvmfs_open) as the change, and nothing else.
+      const d = await runCli([
+        "diff",
+        `${dir}/cold.csv`,
+        `${dir}/warm.csv`,
+        "--only-changed",
+        "--color",
+        "never",
+      ]);
+      assertEquals(d.code, 0, d.stderr);
+      const changed = d.stdout.split("\n").filter((l) => /(improvement|regression)/.test(l))
+        .filter((l) => !/TOTAL/.test(l));
+      assert(changed.length >= 2, d.stdout);
+      for (const l of changed) assertMatch(l, /(OPEN|cvmfs_open) .*improvement/);
       Deno.removeSync(dir, { recursive: true });
     }),
 });
