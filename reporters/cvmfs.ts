@@ -142,7 +142,8 @@ export interface CvmfsComparison {
   kernel: { count: number; p50: number; p90: number; p99: number };
   /**
    * The kernel's p50 minus CVMFS's, as the interval the true difference lies in given both
-   * sides' resolution; undefined where either p50 is unknown.
+   * sides' resolution; undefined where either p50 is unknown or the two sides counted different
+   * numbers of requests (CVMFS counts since its start, a trace while it ran).
    */
   outside?: [number, number];
 }
@@ -174,7 +175,9 @@ export function compareCvmfs(report: Report, cvmfs: readonly CvmfsLatency[]): Cv
       p99: kq(0.99, s?.p99),
     };
     let outside: [number, number] | undefined;
-    if (Number.isFinite(kernel.p50) && Number.isFinite(cvmfsSide.p50)) {
+    // Medians of different requests say nothing of one request: only where both sides saw the
+    // same ones (a trace over the daemon's whole life).
+    if (Number.isFinite(kernel.p50) && Number.isFinite(cvmfsSide.p50) && c.count === timed) {
       const [klo, khi] = kernelBin(kernel.p50);
       const [clo, chi] = cvmfsBin(cvmfsSide.p50);
       outside = [klo - chi, khi - clo];
@@ -195,9 +198,15 @@ function signed(ns: number): string {
   return `${ns < 0 ? "-" : "+"}${fmtNs(Math.abs(ns))}`;
 }
 
-/** The difference column: its interval, or `~0` (and the interval) when it holds zero. */
-function outsideCell(o: [number, number] | undefined): string {
-  if (!o) return "-";
+/**
+ * The difference column: its interval, `~0` (and the interval) when it holds zero, `other
+ * requests` where both medians exist but of different requests.
+ */
+function outsideCell(r: CvmfsComparison): string {
+  const o = r.outside;
+  if (!o) {
+    return Number.isFinite(r.cvmfs.p50) && Number.isFinite(r.kernel.p50) ? "other requests" : "-";
+  }
   const range = `${signed(o[0])}..${signed(o[1])}`;
   return o[0] <= 0 && o[1] >= 0 ? `~0 (${range})` : range;
 }
@@ -232,7 +241,7 @@ export function cvmfsCells(
       ns(r.kernel.p50),
       ns(r.kernel.p90),
       ns(r.kernel.p99),
-      outsideCell(r.outside),
+      outsideCell(r),
     ]),
   };
 }
@@ -244,8 +253,9 @@ export function cvmfsNotes(rows: readonly CvmfsComparison[]): string[] {
     "65.5us..131us); the kernel's from bins 1/32 wide (±3 %).",
     `A quantile with fewer than ${MIN_BEYOND} samples beyond it is not shown (-).`,
     "KERNEL-CVMFS P50: the interval the difference of the two medians lies in, given both " +
-    "resolutions (~0 where it holds zero); positive: time outside the callback (the request's " +
-    "queue and the reply's transit).",
+    "resolutions (~0 where it holds zero), only where both sides counted the same requests " +
+    "(CVMFS counts since its start: trace from the mount on); positive: time outside the " +
+    "callback (the request's queue and the reply's transit).",
   ];
   if (rows.some((r) => r.outside && r.outside[1] < 0)) {
     notes.push(
