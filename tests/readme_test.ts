@@ -4,82 +4,26 @@
  * commands that run until Ctrl-C get a workload and a Ctrl-C. Commands marked "(not run by the
  * tests: …)" are listed by name, never dropped silently. The library snippet runs as a script;
  * the plugin of "Writing a plugin" is examples/plugins/readers.ts (run by analyses_live_test).
- * `/cvmfs/sft.cern.ch` is the real thing where it is mounted, else testfs mounted there.
+ * `/cvmfs/sft.cern.ch` is the real thing where it is mounted, else testfs mounted there. The
+ * CernVM-FS section runs against the real client, in tests/cvmfs/readme_test.ts.
  */
 import { isFuse, parseMountinfo, spawnTestFs } from "../mod.ts";
-import { assert, assertEquals, readRest, readUntil, root } from "./_helpers.ts";
+import { assert, assertEquals, root } from "./_helpers.ts";
+import {
+  CVMFS,
+  CVMFS_SECTION,
+  readmeCommands,
+  runAsTyped,
+  section,
+  withoutSection,
+} from "./_readme.ts";
 
-const README = Deno.readTextFileSync(`${root}README.md`);
-const CVMFS = "/cvmfs/sft.cern.ch";
-const SKIP = /\(not run by the tests: ([^)]*)\)/;
-
-/** One command of a shell block, its trailing comment apart. */
-interface ReadmeCommand {
-  line: string;
-  command: string;
-  skip?: string;
-}
-
-/** The commands of the README's ```sh blocks. */
-export function readmeCommands(text: string): ReadmeCommand[] {
-  const out: ReadmeCommand[] = [];
-  for (const block of text.matchAll(/^```sh\n([\s\S]*?)^```/gm)) {
-    for (const line of block[1]!.split("\n")) {
-      if (!line.trim()) continue;
-      const m = /^(.*?)(\s+#\s.*)?$/.exec(line)!;
-      const skip = SKIP.exec(m[2] ?? "")?.[1];
-      out.push({ line, command: m[1]!.trim(), ...(skip ? { skip } : {}) });
-    }
-  }
-  return out;
-}
+/** The README less its CernVM-FS section, whose commands tests/cvmfs/readme_test.ts runs. */
+const README = withoutSection(Deno.readTextFileSync(`${root}README.md`), CVMFS_SECTION);
 
 /** The code of the README's ```ts blocks. */
 function readmeScripts(text: string): string[] {
   return [...text.matchAll(/^```ts\n([\s\S]*?)^```/gm)].map((m) => m[1]!);
-}
-
-/**
- * Commands that run until Ctrl-C: a trace with neither a duration nor a command, testfs, serve;
- * what they print once they run.
- */
-function untilCtrlC(command: string): string | undefined {
-  if (/^fusetrace testfs /.test(command)) return "testfs mounted at";
-  if (/^fusetrace serve\b/.test(command)) return "fusetrace serve: tracing";
-  if (!/^fusetrace trace\b/.test(command)) return undefined;
-  if (/\s(-d|--duration|--print-program|--ebpf|--list-plugins|--help)\b|\s--\s/.test(command)) {
-    return undefined;
-  }
-  return "Hit Ctrl-C to end.";
-}
-
-const lister = () =>
-  new Deno.Command("ls", { args: ["-R", CVMFS], stdout: "null", stderr: "null" }).output();
-
-/** Runs one command as typed in `cwd`; its status and output. */
-async function runAsTyped(c: ReadmeCommand, cwd: string) {
-  const child = new Deno.Command("sh", {
-    args: ["-c", `exec ${c.command}`],
-    cwd,
-    env: { NO_COLOR: "1", PATH: `/usr/local/bin:${Deno.env.get("PATH")}` },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const stdout = new Response(child.stdout).text();
-  const marker = untilCtrlC(c.command);
-  let stderr: Promise<string>;
-  if (marker) {
-    const err = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-    const head = await readUntil(err, marker);
-    const rest = readRest(err);
-    await lister();
-    await new Promise((r) => setTimeout(r, 300));
-    child.kill("SIGINT");
-    stderr = rest.then((more) => head + more);
-  } else stderr = new Response(child.stderr).text();
-  const status = await child.status;
-  return { code: status.code, stdout: await stdout, stderr: await stderr };
 }
 
 Deno.test("README: the marked commands are few, and every one says why", () => {
@@ -182,6 +126,13 @@ Deno.test({
       assert(/LOOKUP|no LOOKUP in 5 s/.test(out) && /requests on /.test(out), out);
       console.log(`ran ${ran.length} README commands and the library snippet`);
       console.log(`not run (marked in the README):\n  ${skipped.join("\n  ")}`);
+      const cvmfs = readmeCommands(
+        section(Deno.readTextFileSync(`${root}README.md`), CVMFS_SECTION),
+      );
+      console.log(
+        `not run here: the ${cvmfs.length} commands of "${CVMFS_SECTION}", on the real client ` +
+          "by tests/cvmfs/readme_test.ts (deno task test:cvmfs)",
+      );
     } finally {
       await fs?.close();
       for (const d of made) {

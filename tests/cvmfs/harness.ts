@@ -290,3 +290,65 @@ export async function tarballOf(
   await sh("tar", ["-cf", `${dir}/content.tar`, "-C", tree, "."], "tar");
   return `${dir}/content.tar`;
 }
+
+/** Python's stdlib directory (its packages go into the test repositories). */
+function stdlib(): string {
+  return new TextDecoder().decode(
+    new Deno.Command("python3", {
+      args: ["-c", "import sysconfig; print(sysconfig.get_paths()['stdlib'])"],
+      stdout: "piped",
+    }).outputSync().stdout,
+  ).trim();
+}
+
+/** The Python packages under py/ of a test repository, and a start-up that imports them. */
+const PACKAGES = ["json", "email", "http", "urllib", "xml", "html"];
+export const IMPORTS =
+  "import json, email.parser, http.client, urllib.request, xml.dom.minidom, html.parser";
+
+const repositories = new Map<string, Promise<{ prefix: string; repo: Repository }>>();
+/**
+ * Repository `fqrn` of the tests, made once per test process: 30 directories of 100 small files
+ * (files/dD/fF) and a few of Python's packages under py/ ({@link IMPORTS}).
+ */
+function pythonRepository(fqrn: string) {
+  let r = repositories.get(fqrn);
+  if (!r) {
+    r = (async () => {
+      const prefix = await buildClient();
+      const files = new Map<string, string>();
+      for (let d = 0; d < 30; d++) {
+        for (let f = 0; f < 100; f++) files.set(`files/d${d}/f${f}`, `file ${d}/${f}\n`);
+      }
+      const py = stdlib();
+      const tar = await tarballOf(files, PACKAGES.map((p) => [`${py}/${p}`, "py"]));
+      return { prefix, repo: await makeRepository(prefix, fqrn, tar) };
+    })();
+    repositories.set(fqrn, r);
+  }
+  return r;
+}
+
+/**
+ * Serves the test repository `fqrn` (each object `delayMs` late), mounts it at /cvmfs/FQRN with a
+ * new, empty cache (`settings` added to the client's), runs `fn`; then unmounts, stops the server
+ * and removes the cache, also after a failure.
+ */
+export async function withPythonClient<T>(
+  fqrn: string,
+  o: { delayMs?: number; settings?: string[] },
+  fn: (c: Client, http: HttpServer) => Promise<T>,
+): Promise<T> {
+  const { prefix, repo } = await pythonRepository(fqrn);
+  const http = await HttpServer.start(repo.srv, o.delayMs ?? 0);
+  const cache = Deno.makeTempDirSync({ prefix: "fusetrace-cvmfs-cache-" });
+  let client: Client | undefined;
+  try {
+    client = await mountClient(prefix, repo, http.port, cache, o.settings ?? []);
+    return await fn(client, http);
+  } finally {
+    await client?.unmount();
+    await http.close();
+    Deno.removeSync(cache, { recursive: true });
+  }
+}
