@@ -43,8 +43,18 @@ function removeAtExit(dir: string) {
   scratch.push(dir);
 }
 
-async function sh(cmd: string, args: string[], what: string): Promise<string> {
-  const o = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
+async function sh(
+  cmd: string,
+  args: string[],
+  what: string,
+  env?: Record<string, string>,
+): Promise<string> {
+  const o = await new Deno.Command(cmd, {
+    args,
+    stdout: "piped",
+    stderr: "piped",
+    ...(env ? { env } : {}),
+  }).output();
   const dec = new TextDecoder();
   if (!o.success) {
     throw new Error(`${what} failed (exit ${o.code}):\n${dec.decode(o.stderr).slice(-3000)}`);
@@ -224,7 +234,7 @@ export async function mountClient(
   }
   const socket = `${cache}/${repo.fqrn}/cvmfs_io.${repo.fqrn}`;
   const talk = (...cmd: string[]) =>
-    sh(`${prefix}/bin/cvmfs_talk`, ["-p", socket, ...cmd], `cvmfs_talk ${cmd.join(" ")}`);
+    sh(`${prefix}/bin/cvmfs_talk`, ["-p", socket, ...cmd], `cvmfs_talk ${cmd.join(" ")}`, env);
   let pid: number;
   try {
     await waitForMount(mnt, before);
@@ -311,7 +321,7 @@ const repositories = new Map<string, Promise<{ prefix: string; repo: Repository 
  * Repository `fqrn` of the tests, made once per test process: 30 directories of 100 small files
  * (files/dD/fF) and a few of Python's packages under py/ ({@link IMPORTS}).
  */
-function pythonRepository(fqrn: string) {
+export function pythonRepository(fqrn: string): Promise<{ prefix: string; repo: Repository }> {
   let r = repositories.get(fqrn);
   if (!r) {
     r = (async () => {

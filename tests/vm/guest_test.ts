@@ -24,6 +24,7 @@ import { connectionUnreadable, holdsIoUring } from "../../probes/daemon.ts";
 import { formatSideBySide, formatTable } from "../../reporters/table.ts";
 import { withStub } from "../_stub.ts";
 import { readCsv } from "../../reporters/csv.ts";
+import { type Client, HttpServer, IMPORTS, mountClient } from "../cvmfs/harness.ts";
 import {
   assert,
   assertEquals,
@@ -501,5 +502,115 @@ Deno.test({
       assertEquals([lookup.count, lookup.sample], [fs.served.lookup, 8]);
       assert(summarize(lookup).timed <= lookup.count);
     });
+  },
+});
+
+/** The real CernVM-FS client staged by the matrix (bookworm: the release it was built on). */
+const CVMFS_CLIENT = "/payload/cvmfs";
+const hasCvmfs = (() => {
+  try {
+    return Deno.statSync(`${CVMFS_CLIENT}/bin/cvmfs2`).isFile;
+  } catch {
+    return false;
+  }
+})();
+
+Deno.test({
+  name: "guest: real CernVM-FS — kernel callbacks and count equal the requests CVMFS counted",
+  // The seed's method: CVMFS's FUSE kernel callbacks with kprobes (or fentry), and every fuse
+  // kernel function counted, on the client it was made for.
+  ignore: !guest?.cvmfs || !hasCvmfs || !caps!.kprobes,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    // The repository's server is on loopback, down in a guest without a network.
+    await new Deno.Command("ip", { args: ["link", "set", "lo", "up"] }).output();
+    // CVMFS's resolver reads these (the guest has no network, and an image without them).
+    for (
+      const [f, text] of [["/etc/hosts", "127.0.0.1 localhost\n"], [
+        "/etc/resolv.conf",
+        "nameserver 127.0.0.1\n",
+      ]]
+    ) {
+      try {
+        Deno.statSync(f!);
+      } catch {
+        Deno.writeTextFileSync(f!, text!);
+      }
+    }
+    const work = Deno.makeTempDirSync({ prefix: "fusetrace-guest-cvmfs-" });
+    const repo = {
+      fqrn: "test.local",
+      work,
+      srv: "/payload/cvmfs-repo/srv",
+      pub: "/payload/cvmfs-repo/test.local.pub",
+    };
+    const http = await HttpServer.start(repo.srv);
+    let client: Client | undefined;
+    try {
+      const c = client = await mountClient(CVMFS_CLIENT, repo, http.port, `${work}/cache`, [
+        `CVMFS_DEBUGLOG=${work}/debug.log`,
+      ]).catch((e) => {
+        let log = "";
+        try {
+          log = Deno.readTextFileSync(`${work}/debug.log`).split("\n").slice(-40).join("\n");
+        } catch { /* none */ }
+        const served = http.takeLog().map((f) => `${f.status} ${f.path}`).join("\n");
+        throw new Error(`${(e as Error).message}\n${log}\nserved:\n${served}`);
+      });
+      const startUp = () =>
+        new Deno.Command("python3", {
+          args: ["-c", IMPORTS],
+          env: { PYTHONPATH: `${c.mnt}/py` },
+        }).output();
+      const delta = async (fn: () => Promise<unknown>) => {
+        Deno.writeTextFileSync("/proc/sys/vm/drop_caches", "3");
+        const before = await c.counters();
+        await fn();
+        const after = await c.counters();
+        return (k: string) => after.get(`cvmfs.${k}`)! - before.get(`cvmfs.${k}`)!;
+      };
+      const want = (d: (k: string) => number) => ({
+        fuse_lookup: d("n_fs_lookup"),
+        fuse_open: d("n_fs_open"),
+        fuse_dir_open: d("n_fs_dir_open"),
+      });
+      // --source kernel: the callbacks timed, each as often as CVMFS served its request.
+      let report: Report | undefined;
+      const d1 = await delta(async () => {
+        report = await traced(
+          { mountPoint: c.mnt },
+          prepare({ mounts: [c.mnt], sources: ["kernel"] }),
+          async () => void await startUp(),
+        );
+      });
+      const kernel = (fn: string) =>
+        report!.rows.find((r) => r.source === "kernel" && r.operation === fn);
+      const got: Record<string, number> = Object.fromEntries(
+        Object.keys(want(d1)).map((f) => [f, kernel(f)?.count ?? 0]),
+      );
+      assertEquals(got, want(d1));
+      assert(d1("n_fs_lookup") > 20 && d1("n_fs_open") > 20, JSON.stringify(got));
+      for (const [f, n] of Object.entries(got)) assertEquals(summarize(kernel(f)!).timed, n);
+      // count: every fuse kernel function, machine-wide, over a second start-up.
+      let counted: Report | undefined;
+      const d2 = await delta(async () => {
+        counted = await traced(
+          { mountPoint: c.mnt },
+          prepareCount({}),
+          async () => void await startUp(),
+        );
+      });
+      const count = (fn: string) => counted!.rows.find((r) => r.operation === fn)?.count ?? 0;
+      assertEquals(
+        Object.fromEntries(Object.keys(want(d2)).map((f) => [f, count(f)])),
+        want(d2),
+      );
+      note("cvmfs", `yes (${got.fuse_lookup} lookups, ${got.fuse_open} opens)`);
+    } finally {
+      await client?.unmount();
+      await http.close();
+      Deno.removeSync(work, { recursive: true });
+    }
   },
 });

@@ -22,7 +22,26 @@ export interface Guest {
   packages?: string[];
   /** Test FUSE over io_uring there (a libfuse with io_uring and a daemon built for it). */
   uring?: boolean;
+  /**
+   * Run the real CernVM-FS client there: the client built on this machine (Debian 12: the same
+   * release) and a repository made here, staged on the payload disk (tests/vm/matrix.ts).
+   */
+  cvmfs?: boolean;
 }
+
+/** The CernVM-FS client's runtime libraries (what its ldd lists beyond the guest's packages). */
+export const CVMFS_RUNTIME = [
+  "libcurl4",
+  "libc-ares2",
+  "libleveldb1d",
+  "libpacparser1",
+  "libprotobuf-lite32",
+  "libsqlite3-0",
+  "libssl3",
+  "libuuid1",
+  // Its server is on loopback, which a guest without a network brings up itself (ip link).
+  "iproute2",
+];
 
 /** Packages every guest root gets. */
 export const GUEST_PACKAGES = [
@@ -48,6 +67,9 @@ export const GUESTS: readonly Guest[] = [
     modules: ["fuse", "squashfs", "loop"],
     append: [],
     source: "kernel/fentry",
+    // The seed's own method on the client it was made for: kernel callbacks under CVMFS.
+    packages: CVMFS_RUNTIME,
+    cvmfs: true,
   },
   {
     name: "trixie",

@@ -10,6 +10,7 @@
 import { type Guest, GUESTS } from "./guests.ts";
 import { boot, exists, guestImage, sh } from "./vm.ts";
 import { stageUring, URING_BUILD_TOOLS } from "./uring.ts";
+import { pythonRepository, unavailable as cvmfsUnavailable } from "../cvmfs/harness.ts";
 import { ensureTools } from "../../demo/squashfs.ts";
 import { UsageError } from "../../util/errors.ts";
 
@@ -52,6 +53,32 @@ async function stage(g: Guest): Promise<string> {
   return dir;
 }
 
+/**
+ * The real CernVM-FS client for a guest of this machine's Debian release: the client built here
+ * (payload/cvmfs: bin/, lib/ without debug info) and the tests' repository made here
+ * (payload/cvmfs-repo: srv/, the public key). Without the source, nothing (the guest test is
+ * then ignored, and says why).
+ */
+async function stageCvmfs(payload: string, log: (s: string) => void): Promise<void> {
+  const why = cvmfsUnavailable();
+  if (why) {
+    log(`no CernVM-FS client for the guest: ${why}`);
+    return;
+  }
+  const { prefix, repo } = await pythonRepository("test.local");
+  await sh("cp", ["-a", prefix, `${payload}/cvmfs`]);
+  for (const f of Deno.readDirSync(`${payload}/cvmfs/lib`)) {
+    if (f.isFile) await sh("strip", ["--strip-debug", `${payload}/cvmfs/lib/${f.name}`]);
+  }
+  for (const f of Deno.readDirSync(`${payload}/cvmfs/bin`)) {
+    if (f.name === "cvmfs_swissknife") Deno.removeSync(`${payload}/cvmfs/bin/${f.name}`);
+    else await sh("strip", ["--strip-debug", `${payload}/cvmfs/bin/${f.name}`]);
+  }
+  Deno.mkdirSync(`${payload}/cvmfs-repo`);
+  await sh("cp", ["-a", repo.srv, `${payload}/cvmfs-repo/srv`]);
+  Deno.copyFileSync(repo.pub, `${payload}/cvmfs-repo/${repo.fqrn}.pub`);
+}
+
 /** Only the guest tests whose name holds this (`--filter`). */
 let filter = "";
 
@@ -74,6 +101,7 @@ async function runGuest(g: Guest, timeoutS: number): Promise<Outcome> {
   const payload = await stage(g);
   try {
     if (g.uring) await stageUring(g, payload, log);
+    if (g.cvmfs) await stageCvmfs(payload, log);
     log(`booting ${image.release}, bpftrace ${image.bpftrace}`);
     const opts = {
       timeoutS,
@@ -129,6 +157,7 @@ const COLUMNS: [string, string][] = [
   ["python", "Python start-up"],
   ["analyses", "analyses"],
   ["auto", "--sample auto"],
+  ["cvmfs", "real CernVM-FS"],
 ];
 
 function table(outcomes: Outcome[]): string {
