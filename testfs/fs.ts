@@ -2,8 +2,8 @@
  * testfs: a read-only FUSE filesystem written in TypeScript — Deno FFI to libfuse3's low-level API.
  * libfuse's ops struct is filled with `Deno.UnsafeCallback` pointers; requests are received on a
  * worker thread (nonblocking FFI call) and processed on the main thread; a delayed reply is sent
- * after an FFI `clock_nanosleep` to an absolute deadline on the worker pool, so slow requests
- * overlap unless `singleThread`.
+ * after an FFI `clock_nanosleep` to an absolute deadline on the worker pool (never before it), so
+ * slow requests overlap unless `singleThread`.
  * @module
  */
 import { buildTree, content, prng, type Tree, type TreeOptions } from "./tree.ts";
@@ -129,15 +129,14 @@ function cstr(s: string): Uint8Array {
 
 const CLOCK_MONOTONIC = 1;
 const TIMER_ABSTIME = 1;
-const LATENESS_WINDOW = 32;
 
 /**
- * Sleeps on the FFI worker pool until an absolute deadline, `ms` after the call. A wake-up is late
- * by the scheduler's latency and the event loop's dispatch (tens of µs here, hundreds under load,
- * ms under emulation); the deadline is brought forward by the smallest lateness of the last
- * {@link LATENESS_WINDOW} sleeps, so a reply is early only when a wake-up beats every recent one,
- * and a burst of late wake-ups cannot make later replies early (a mean of them did: 69 ms for 100
- * injected after one emulator stall). Resolves to a clock of the time since the call, in ms.
+ * Sleeps on the FFI worker pool until an absolute deadline, `ms` after the call: never less (an
+ * absolute clock_nanosleep does not end early; an interrupted one sleeps on to the same
+ * deadline). A wake-up is late by the scheduler's latency and the event loop's dispatch (tens of
+ * µs here, hundreds under load, ms under emulation): that lateness is measured in what the reply
+ * reports (`serviceMs`), never taken off a later sleep — an injected service time is a floor, the
+ * ground truth a trace is checked against. Resolves to a clock of the time since the call, in ms.
  */
 function deadlineSleeper(libc: ReturnType<typeof open>["libc"]) {
   const now = () => {
@@ -145,15 +144,11 @@ function deadlineSleeper(libc: ReturnType<typeof open>["libc"]) {
     libc.clock_gettime(CLOCK_MONOTONIC, ts);
     return ts[0]! * 1_000_000_000n + ts[1]!;
   };
-  const lateness: number[] = []; // ns
   return async (ms: number): Promise<() => number> => {
     const start = now();
-    const early = lateness.length ? Math.min(...lateness) : 0;
-    const deadline = start + BigInt(Math.max(0, Math.round(ms * 1e6 - early)));
+    const deadline = start + BigInt(Math.ceil(ms * 1e6));
     const ts = new BigInt64Array([deadline / 1_000_000_000n, deadline % 1_000_000_000n]);
     while (await libc.clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, ts, null) === EINTR);
-    lateness.push(Number(now() - deadline));
-    if (lateness.length > LATENESS_WINDOW) lateness.shift();
     return () => Number(now() - start) / 1e6;
   };
 }
