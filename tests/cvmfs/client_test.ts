@@ -6,7 +6,13 @@
  * where the source is absent.
  */
 import { assert, assertEquals, assertMatch, runCli, spawnCli } from "../_helpers.ts";
-import { type Client, type HttpServer, IMPORTS, unavailable, withPythonClient } from "./harness.ts";
+import {
+  type Client,
+  type HttpServer,
+  pythonStartUp,
+  unavailable,
+  withPythonClient,
+} from "./harness.ts";
 import { type Report, summarize } from "../../probes/report.ts";
 import { readJson } from "../../reporters/json.ts";
 import type { NegativeSection } from "../../plugins/negative.ts";
@@ -57,11 +63,7 @@ Deno.test({
           "--json",
           json,
           "--",
-          "env",
-          `PYTHONPATH=${c.mnt}/py`,
-          "python3",
-          "-c",
-          IMPORTS,
+          ...pythonStartUp(c.mnt),
         ]);
       });
       assertEquals(res!.code, 0, res!.stderr);
@@ -287,11 +289,7 @@ Deno.test({
         "--json",
         `${dir}/run.json`,
         "--",
-        "env",
-        `PYTHONPATH=${c.mnt}/py`,
-        "python3",
-        "-c",
-        IMPORTS,
+        ...pythonStartUp(c.mnt),
       ]);
       assertEquals(res.code, 0, res.stderr);
       const latency = await c.talk("latency");
@@ -342,11 +340,7 @@ Deno.test({
           "--json",
           `${dir}/${name}.json`,
           "--",
-          "env",
-          `PYTHONPATH=${c.mnt}/py`,
-          "python3",
-          "-c",
-          IMPORTS,
+          ...pythonStartUp(c.mnt),
         ]);
         assertEquals(res.code, 0, res.stderr);
         return {

@@ -316,6 +316,11 @@ const PACKAGES = ["json", "email", "http", "urllib", "xml", "html"];
 export const IMPORTS =
   "import json, email.parser, http.client, urllib.request, xml.dom.minidom, html.parser";
 
+/** The command of a Python start-up from the test repository mounted at `mnt`. */
+export function pythonStartUp(mnt: string): string[] {
+  return ["env", `PYTHONPATH=${mnt}/py`, "python3", "-c", IMPORTS];
+}
+
 const repositories = new Map<string, Promise<{ prefix: string; repo: Repository }>>();
 /**
  * Repository `fqrn` of the tests, made once per test process: 30 directories of 100 small files
