@@ -80,8 +80,13 @@ export function formatDiffTable(rows: DiffRow[], legendLine: string, color: bool
 
 function verdictText(r: DiffRow): string {
   if (r.verdict === "same") return "same";
-  const which = PERCENTILES.filter(([p]) => r.latency[p].change !== "none").map(([p]) => p);
-  const count = r.countClass === "yellow" && r.operation !== "TOTAL" ? ["count"] : [];
+  // Only what moved the verdict's way: a regression names what rose, never a p90 that fell.
+  const up = r.verdict === "regression";
+  const which = PERCENTILES.filter(([p]) => r.latency[p].change === (up ? "up" : "down"))
+    .map(([p]) => p);
+  const count = r.countClass === "yellow" && r.operation !== "TOTAL" && (r.delta > 0) === up
+    ? ["count"]
+    : [];
   const why = [...which, ...count].join(",");
   return why ? `${r.verdict} (${why})` : r.verdict;
 }

@@ -9,6 +9,7 @@ import {
   topRows,
 } from "../reporters/diff.ts";
 import { readLegacy } from "../reporters/legacy.ts";
+import { formatDiffTable } from "../reporters/diff_render.ts";
 import { assert, assertEquals, assertGolden, assertMatch, rng, runCli } from "./_helpers.ts";
 
 const meta = {
@@ -343,3 +344,43 @@ Deno.test("diff: mount paths with newlines and escapes read back and print escap
 });
 
 globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
+
+Deno.test("diff verdict names only what moved its way: a regression never names a p90 that fell", () => {
+  const p = (a: number, b: number, change: "up" | "down" | "none") => ({
+    a,
+    b,
+    judged: true,
+    isMax: false,
+    change,
+  });
+  const row: DiffRow = {
+    source: "request",
+    mount: "/m",
+    plugin: "lookup",
+    operation: "LOOKUP",
+    countA: 1000,
+    countB: 3000,
+    delta: 2000,
+    deltaPct: 200,
+    sumA: 1e9,
+    sumB: 2e9,
+    addedNs: 1e9,
+    latency: {
+      p50: p(1e6, 2e6, "up"),
+      p90: p(5e6, 1e6, "down"),
+      p99: p(9e6, 9e6, "none"),
+    },
+    countClass: "yellow",
+    verdict: "regression",
+    class: "yellow",
+  };
+  const line = (r: DiffRow) => formatDiffTable([r], "", false).split("\n")[1]!;
+  assertMatch(line(row), /regression \(p50,count\)$/);
+  // An improvement with fewer requests: the count moved its way, the p50 that rose is not named.
+  assertMatch(
+    line({ ...row, countB: 500, delta: -500, deltaPct: -50, verdict: "improvement" }),
+    /improvement \(p90,count\)$/,
+  );
+  // More requests beside an improvement: not named.
+  assertMatch(line({ ...row, verdict: "improvement" }), /improvement \(p90\)$/);
+});
