@@ -106,8 +106,11 @@ function checks(caps: Capabilities, binPath: string): Check[] {
       ok: caps.fentry,
       what: "fentry (kfunc)",
       cost: "kernel callbacks use kprobes (about 2× the cost per call)",
-      fix:
-        "BTF and a bpftrace with fentry (kfunc) support: apt-get install bpftrace / dnf install bpftrace",
+      // Every bpftrace fusetrace runs (≥ 0.16) has fentry: with BTF, the kernel is the limit.
+      fix: caps.btf
+        ? "the kernel: it has BTF but lets no fentry program attach (built without " +
+          "DYNAMIC_FTRACE_WITH_DIRECT_CALLS, or locked down); no bpftrace changes that"
+        : "a kernel with BTF (CONFIG_DEBUG_INFO_BTF: Debian ≥ 11, Ubuntu ≥ 20.10, EL ≥ 8.2)",
     },
     {
       ok: caps.btf,
