@@ -179,7 +179,8 @@ function withTraceFlags<C>(command: C): C {
   (command as unknown as Command)
     .option(
       "--plugins <list>",
-      "plugins to enable, comma-separated (default: every timing plugin; see --list-plugins)",
+      "plugins to enable, comma-separated (default: every timing plugin, also named `default`, " +
+        "as in default,negative; see --list-plugins)",
     )
     .option(
       "--plugin-file <file>",

@@ -220,6 +220,9 @@ export function definePlugin<S = unknown>(plugin: ProbePlugin<S>): ProbePlugin<S
   return plugin;
 }
 
+/** The name that selects every plugin on by default (the timing plugins): `default,negative`. */
+export const DEFAULT_PLUGINS = "default";
+
 /**
  * The plugins a trace can select from, by name: the engine takes one and knows no plugin itself.
  * @example The built-ins and one of a script's own
@@ -241,6 +244,11 @@ export class PluginRegistry {
    * @throws {TypeError} when another plugin has its name
    */
   add(plugin: ProbePlugin, origin = "script"): this {
+    if (plugin.name === DEFAULT_PLUGINS) {
+      throw new TypeError(
+        `Plugin "${plugin.name}" (${origin}): "${DEFAULT_PLUGINS}" names the default plugins`,
+      );
+    }
     const prev = this.#plugins.get(plugin.name);
     if (prev && prev !== plugin) {
       throw new TypeError(
@@ -274,13 +282,20 @@ export class PluginRegistry {
    * @throws {UsageError} naming the valid plugins when a name is unknown
    */
   select(names?: readonly (string | ProbePlugin)[]): ProbePlugin[] {
-    if (!names?.length) return this.all().filter((p) => p.byDefault !== false);
+    const defaults = () => this.all().filter((p) => p.byDefault !== false);
+    if (!names?.length) return defaults();
     const out: ProbePlugin[] = [];
     for (const n of names) {
+      if (n === DEFAULT_PLUGINS) {
+        for (const p of defaults()) if (!out.includes(p)) out.push(p);
+        continue;
+      }
       const p = typeof n === "string" ? this.#plugins.get(n) : n;
       if (!p) {
         throw new UsageError(
-          `Unknown plugin "${n}"; valid plugins: ${[...this.#plugins.keys()].join(", ")}`,
+          `Unknown plugin "${n}"; valid plugins: ${
+            [...this.#plugins.keys()].join(", ")
+          } (and ${DEFAULT_PLUGINS}: every timing plugin)`,
         );
       }
       if (!out.includes(p)) out.push(p);

@@ -46,6 +46,15 @@ Deno.test("registry: defaults are the timing plugins; unknown names listed; one 
     /"lookup" \(my\.ts\) has the name of one already known \(built-in\)/,
   );
   assertEquals(new PluginRegistry().select(), []);
+  // "default": the timing plugins, beside analyses named: --plugins default,negative.
+  assertEquals(
+    r.select(["default", "negative", "lookup"]).map((p) => p.name),
+    [...builtinPlugins.map((p) => p.name), "negative"],
+  );
+  assertThrows(
+    () => r.add(definePlugin({ name: "default", description: "x", opcodes: [1] }), "my.ts"),
+    /"default" names the default plugins/,
+  );
 });
 
 Deno.test("ownership among the selected plugins only", () => {
