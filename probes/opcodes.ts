@@ -63,6 +63,17 @@ export const OPCODES: Readonly<Record<number, string>> = {
 export const NO_REPLY: ReadonlySet<number> = new Set([2, 42]);
 
 /**
+ * Requests no process waits for: those without a reply (FORGET, BATCH_FORGET) and those the
+ * kernel sends in the background once a file's last reference goes (RELEASE, RELEASEDIR).
+ */
+export const UNWAITED: ReadonlySet<string> = new Set([
+  "FORGET",
+  "BATCH_FORGET",
+  "RELEASE",
+  "RELEASEDIR",
+]);
+
+/**
  * The name of an opcode; unknown numbers become `OP_<n>`.
  * @example Names
  * ```ts

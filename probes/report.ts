@@ -4,6 +4,7 @@
  * @module
  */
 import { addBuckets, bucketRange, type Buckets, quantile, totalCount } from "./hist.ts";
+import { UNWAITED } from "./opcodes.ts";
 
 export { ERRNO, errnoName, errnoNumber } from "../util/errno.ts";
 
@@ -180,6 +181,12 @@ export interface MountTotal {
   requests: number;
   /** Summed latency of the timed requests, ns (concurrent requests overlap: it may exceed the wall time). */
   sumNs: number;
+  /**
+   * The requests a process waited for, and their summed latency: all but those sent in the
+   * background or without a reply ({@link UNWAITED}: RELEASE, RELEASEDIR, FORGET, BATCH_FORGET).
+   */
+  waitedRequests: number;
+  waitedNs: number;
 }
 
 /**
@@ -191,9 +198,14 @@ export function mountTotals(report: Report): MountTotal[] {
   const by = new Map<string, MountTotal>();
   for (const r of report.rows) {
     if (r.source !== source) continue;
-    const t = by.get(r.mount) ?? { mount: r.mount, source, requests: 0, sumNs: 0 };
+    const t = by.get(r.mount) ??
+      { mount: r.mount, source, requests: 0, sumNs: 0, waitedRequests: 0, waitedNs: 0 };
     t.requests += r.count;
     t.sumNs += totalTimeNs(r);
+    if (!UNWAITED.has(r.operation)) {
+      t.waitedRequests += r.count;
+      t.waitedNs += totalTimeNs(r);
+    }
     by.set(r.mount, t);
   }
   return [...by.values()].sort((a, b) => a.mount < b.mount ? -1 : a.mount > b.mount ? 1 : 0);

@@ -10,7 +10,7 @@
  *               bytesIn, bytesOut, minNs, maxNs, sumNs,
  *               buckets: [[index, count], …],              // log-linear, see probes/hist.ts
  *               summary: { timed, min, mean, p50, p90, p99, p999, max } } ],   // derived, ns
- *   "totals": [ { mount, source, requests, sumNs } ],
+ *   "totals": [ { mount, source, requests, sumNs, waitedRequests, waitedNs } ],
  *   "sections": { plugin: what its parser returned, … },
  *   "command"?: { argv, wallMs, status },
  *   "lostEvents", "unmatched", and when they occurred: "unpairable", "daemonMissed",

@@ -9,21 +9,30 @@ import { mountTotals, type Report } from "../probes/report.ts";
 import { columns, fmtNs, sanitize } from "../util/format.ts";
 
 /**
- * One line per mount: the FUSE time its requests took (summed; concurrent requests overlap), and
- * with a traced command, its wall time: "FUSE requests on /m took 58.6ms (1234 requests) of a
- * 412ms run of python3".
+ * One line per mount: the FUSE time processes waited for (summed; concurrent requests overlap),
+ * the time of every traced request beside it where some were sent in the background, and with a
+ * traced command, its wall time: "FUSE requests traced on /m: processes waited 58.6ms (1200
+ * requests); 61.2ms with 34 in the background (RELEASE, RELEASEDIR, FORGET) — of a 412ms run of
+ * python3".
  */
 export function formatTotals(report: Report): string {
   const cmd = report.command;
   return mountTotals(report).map((t) => {
-    const what = t.source === "request" ? "FUSE requests" : "FUSE requests (daemon's side)";
+    const what = t.source === "request"
+      ? "FUSE requests traced"
+      : "FUSE requests traced (daemon's side)";
     const line = cmd?.argv.join(" ") ?? "";
     const of = cmd
-      ? ` of a ${fmtNs(cmd.wallMs * 1e6)} run of ${
+      ? ` — of a ${fmtNs(cmd.wallMs * 1e6)} run of ${
         sanitize(line.length > 60 ? `${line.slice(0, 59)}…` : line)
       }`
       : "";
-    return `${what} on ${sanitize(t.mount)} took ${fmtNs(t.sumNs)} (${t.requests} requests)${of}`;
+    const background = t.requests - t.waitedRequests;
+    const all = background
+      ? `; ${fmtNs(t.sumNs)} with ${background} in the background (RELEASE, RELEASEDIR, FORGET)`
+      : "";
+    return `${what} on ${sanitize(t.mount)}: processes waited ${fmtNs(t.waitedNs)} ` +
+      `(${t.waitedRequests} requests)${all}${of}`;
   }).join("\n");
 }
 

@@ -168,12 +168,17 @@ Deno.test({
       assert(j.command.wallMs > 0);
       const rows = (j.rows as OpRow[]).filter((x) => x.source === "request");
       const sum = (f: (x: OpRow) => number) => rows.reduce((n, x) => n + f(x), 0);
+      const background = ["RELEASE", "RELEASEDIR", "FORGET", "BATCH_FORGET"];
+      const waited = rows.filter((x) => !background.includes(x.operation));
       assertEquals(j.totals, [{
         mount: mnt,
         source: "request",
         requests: sum((x) => x.count),
         sumNs: sum((x) => x.sumNs),
+        waitedRequests: waited.reduce((n, x) => n + x.count, 0),
+        waitedNs: waited.reduce((n, x) => n + x.sumNs, 0),
       }]);
+      assert(waited.length < rows.length, "RELEASEs in the background");
       const neg = j.sections.negative as NegativeSection;
       const lookup = rows.find((x) => x.operation === "LOOKUP")!;
       assert(neg.total > 0, "Python probed names the mount does not have");
@@ -195,7 +200,10 @@ Deno.test({
       assertMatch(o.stdout, /READ sizes on /);
       assertMatch(
         o.stdout,
-        new RegExp(`FUSE requests on ${mnt} took \\S+ \\(\\d+ requests\\) of a \\S+ run of sh`),
+        new RegExp(
+          `FUSE requests traced on ${mnt}: processes waited \\S+ \\(\\d+ requests\\); \\S+ with ` +
+            `\\d+ in the background \\(RELEASE, RELEASEDIR, FORGET\\) — of a \\S+ run of sh`,
+        ),
       );
     });
   },

@@ -240,6 +240,8 @@ Deno.test("JSON report: the whole Report round-trips; diff reads it; bad files r
     source: "request",
     requests: 3,
     sumNs: 3300,
+    waitedRequests: 3,
+    waitedNs: 3300,
   }]);
   assertEquals(o.rows[0].summary.timed, 3);
   const back = readJson(text, "r.json");
