@@ -337,7 +337,7 @@ export function replyPart(operation: string, i: 0 | 1): string {
  * A row's operation as the function it is part of, and which part (0 whole, 1 to reply, 2 after
  * it, 3 fetching).
  */
-export function replyPartOf(operation: string): { whole: string; part: number } {
+export function functionPartOf(operation: string): { whole: string; part: number } {
   for (const [i, p] of [...REPLY_PARTS, FETCHING].entries()) {
     if (operation.endsWith(` ${p}`)) {
       return { whole: operation.slice(0, -p.length - 1), part: i + 1 };

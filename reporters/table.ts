@@ -6,8 +6,8 @@
 import {
   errnoName,
   errorCount,
+  functionPartOf,
   type OpRow,
-  replyPartOf,
   type Report,
   samplingNote,
   type SlowRequest,
@@ -37,7 +37,7 @@ function groupKey(r: OpRow): string {
 function sortRows(rows: readonly OpRow[]): OpRow[] {
   const whole = new Map(rows.map((r) => [`${r.plugin}:${r.operation}`, r.count]));
   const key = (r: OpRow) => {
-    const p = replyPartOf(r.operation);
+    const p = functionPartOf(r.operation);
     const name = `${r.plugin}:${p.whole}`;
     return { count: whole.get(name) ?? r.count, name, part: p.part };
   };
