@@ -2,8 +2,8 @@
  * The real CernVM-FS client for the tests: built once from the source snapshot in
  * ../shared/cvmfs/ (cached outside the repository, keyed by the tarball's sha256), a repository
  * made without cvmfs_server, served by a loopback HTTP server that can delay each object, and
- * mounted with `cvmfs2` at /cvmfs/FQRN. Nothing stays mounted or running after `close()`, also
- * after a failure.
+ * mounted with `cvmfs2` at /cvmfs/FQRN. Nothing stays mounted or running after
+ * {@link withPythonClient}, also after a failure; temporary directories go when the process exits.
  * @module
  */
 import { deviceOf, waitForMount } from "../../util/fs.ts";
@@ -63,16 +63,14 @@ async function sh(
 }
 
 let built: Promise<string> | undefined;
-/** The prefix (bin/, lib/) of the client build; builds it the first time (about 5 minutes). */
+/** The prefix (bin/, lib/) of the client build; builds it the first time (about 8 minutes). */
 export function buildClient(): Promise<string> {
   return built ??= (async () => {
-    const stamp = `${CACHE}/.building`;
     Deno.mkdirSync(CACHE, { recursive: true });
-    console.error(`cvmfs: client build from ${SOURCE} (cached in ${CACHE})`);
+    console.error(
+      `cvmfs: the client from ${SOURCE}, cached in ${CACHE} (a first build takes about 8 minutes)`,
+    );
     const out = await sh("bash", [`${here}build.sh`, SOURCE, CACHE], "the CernVM-FS build");
-    try {
-      Deno.removeSync(stamp);
-    } catch { /* not there */ }
     return out.trim().split("\n").at(-1)!;
   })();
 }
