@@ -7,7 +7,7 @@
 import { assert, assertEquals, assertMatch, root } from "../_helpers.ts";
 import { CVMFS, CVMFS_SECTION, readmeCommands, runAsTyped, section } from "../_readme.ts";
 import { isFuse, parseMountinfo } from "../../probes/mounts.ts";
-import { unavailable, withPythonClient } from "./harness.ts";
+import { type Fetch, unavailable, withPythonClient } from "./harness.ts";
 
 const commands = readmeCommands(section(Deno.readTextFileSync(`${root}README.md`), CVMFS_SECTION));
 const mounted = parseMountinfo(Deno.readTextFileSync("/proc/self/mountinfo"))
@@ -26,7 +26,7 @@ Deno.test({
       const dir = Deno.makeTempDirSync({ prefix: "fusetrace-readme-cvmfs-" });
       try {
         const out = new Map<string, string>();
-        let cold: ReturnType<HttpServer["takeLog"]> = [];
+        let cold: Fetch[] = [];
         for (const cmd of commands) {
           assertEquals(cmd.skip, undefined, cmd.line);
           if (/ --csv (cold|warm)\.csv /.test(cmd.command)) {
@@ -59,5 +59,3 @@ Deno.test({
       }
     }),
 });
-
-type HttpServer = Parameters<Parameters<typeof withPythonClient>[2]>[1];
